@@ -86,7 +86,8 @@ export const S_DATA_OFF_OFF = 24 // u64 byte offset of data page 0 in the shard'
 export const S_VALUE_OFF_OFF = 32 // u64 byte offset of the value area in the shard's file
 export const S_VALUE_LEN_OFF = 40 // u64
 export const S_FILE_LEN_OFF = 48 // u64 exact length of the shard's file
-export const S_RESERVED_OFF = 56 // 8 bytes zero
+export const S_VALUE_CRC_OFF = 56 // u32 CRC-32 of the value area (checked by verify)
+export const S_RESERVED_OFF = 60 // 4 bytes zero
 export const S_NAME_OFF = 64 // 64 bytes: file name (UTF-8, NUL-padded); empty = inline
 export const SHARD_NAME_BYTES = 64
 
@@ -110,8 +111,9 @@ export const P_COUNT_OFF = 0 // u16 records in this page
 export const P_FLAGS_OFF = 2 // u8
 export const P_RESERVED_OFF = 3 // u8 zero
 export const P_CHECKSUM_OFF = 4 // u32 CRC-32 of the page with this field zero
-export const P_FINGERPRINTS_OFF = 8 // count u8 fingerprints, then count u16 record offsets
-export const P_HEADER_BYTES = 8
+export const P_OVERFLOW_OFF = 8 // 8 bytes: a 64-bit filter of this page's keys placed on later pages
+export const P_FINGERPRINTS_OFF = 16 // count u8 fingerprints, then count u16 record offsets
+export const P_HEADER_BYTES = 16
 /** Flag: records whose home page is this one (or earlier) continue on the next page. */
 export const PAGE_CONTINUES = 1
 /** Bytes a record costs in the page directory: one fingerprint, one u16 offset. */
@@ -120,6 +122,15 @@ export const DIRECTORY_BYTES_PER_RECORD = 3
 export const VALUE_REF_BYTES = 8
 /** The builder fills pages to this share of their bytes on average (file size vs. spills). */
 export const TARGET_FILL = 0.92
+
+/**
+ * The bit (0..63) a key sets in its home page's overflow filter when it is placed on a later
+ * page. A miss whose bit is clear stops at the home page (a third of pages overflow at the
+ * target fill; the filter spares nearly every miss the second page).
+ */
+export function overflowBitOf(hashLow: number): number {
+  return (hashLow >>> 16) & 63
+}
 
 /** The fingerprint stored for a key: the top 8 bits of the hash's low half. */
 export function fingerprintOf(hashLow: number): number {
@@ -200,6 +211,8 @@ export interface ShardEntry {
   valueOffset: number
   valueLength: number
   fileLength: number
+  /** CRC-32 of the value area's bytes (0 for an empty one). */
+  valueChecksum: number
   /** File name beside the table file; '' when the shard is inline in the table file. */
   name: string
 }
@@ -224,10 +237,16 @@ export function headerPagesFor(shardCount: number, metaBytes: number): number {
   return Math.ceil((H_DIRECTORY_OFF + shardCount * SHARD_ENTRY_BYTES + metaBytes) / PAGE_SIZE)
 }
 
-/** Serialise the header region (headerPages × PAGE_SIZE bytes). The checksum is left zero. */
+/**
+ * Serialise the header region (h.headerPages × PAGE_SIZE bytes, which the builder reserved
+ * before writing the data pages after it). The checksum is left zero.
+ */
 export function encodeTableHeader(h: TableHeader): Buffer {
   const meta = Buffer.from(JSON.stringify(h.metadata), 'utf8')
-  const pages = headerPagesFor(h.shards.length, meta.length)
+  const pages = h.headerPages
+  if (headerPagesFor(h.shards.length, meta.length) > pages) {
+    throw new RangeError(`the table header needs ${headerPagesFor(h.shards.length, meta.length)} pages, ${pages} were reserved`)
+  }
   const buf = Buffer.alloc(pages * PAGE_SIZE)
   TABLE_MAGIC.copy(buf, H_MAGIC_OFF)
   buf.writeUInt16LE(READ_VERSION, H_READ_VERSION_OFF)
@@ -261,6 +280,7 @@ function encodeShardEntry(buf: Buffer, at: number, s: ShardEntry): void {
   writeU64(buf, at + S_VALUE_OFF_OFF, s.valueOffset)
   writeU64(buf, at + S_VALUE_LEN_OFF, s.valueLength)
   writeU64(buf, at + S_FILE_LEN_OFF, s.fileLength)
+  buf.writeUInt32LE(s.valueChecksum >>> 0, at + S_VALUE_CRC_OFF)
   const name = Buffer.from(s.name, 'utf8')
   if (name.length > SHARD_NAME_BYTES) throw new RangeError(`shard name longer than ${SHARD_NAME_BYTES} bytes: ${s.name}`)
   name.copy(buf, at + S_NAME_OFF)
@@ -350,6 +370,9 @@ export function decodeTableHeader(region: Buffer, path: string, fileLength: numb
     if (s.dataOffset % PAGE_SIZE !== 0 || s.valueOffset < s.dataOffset + s.pageCount * PAGE_SIZE || s.valueOffset + s.valueLength > s.fileLength) {
       throw corrupt(path, `${where} data/value area`, `${s.dataOffset}/${s.valueOffset}+${s.valueLength}`, `inside ${s.fileLength} bytes`)
     }
+    for (let b = S_RESERVED_OFF; b < S_NAME_OFF; b++) {
+      if (region[H_DIRECTORY_OFF + i * SHARD_ENTRY_BYTES + b] !== 0) throw corrupt(path, `${where} reserved byte ${b}`, region[H_DIRECTORY_OFF + i * SHARD_ENTRY_BYTES + b], 0)
+    }
     if (s.fileLength > MAX_MAPPED_BYTES) throw corrupt(path, `${where} file_length`, s.fileLength, `< 2 GiB`)
     if (s.name === '' && (shardCount !== 1 || s.dataOffset !== headerBytes || s.fileLength !== fileLength)) {
       throw corrupt(path, `${where} inline layout`, `${s.dataOffset}/${s.fileLength}`, `${headerBytes}/${fileLength}`)
@@ -393,6 +416,7 @@ function decodeShardEntry(buf: Buffer, at: number): ShardEntry {
     valueOffset: readU64(buf, at + S_VALUE_OFF_OFF),
     valueLength: readU64(buf, at + S_VALUE_LEN_OFF),
     fileLength: readU64(buf, at + S_FILE_LEN_OFF),
+    valueChecksum: buf.readUInt32LE(at + S_VALUE_CRC_OFF),
     name: nameBytes.toString('utf8', 0, nul < 0 ? SHARD_NAME_BYTES : nul),
   }
 }

@@ -1,0 +1,417 @@
+/**
+ * Build a page-file table from a record source in bounded memory:
+ *
+ *   pass 1  read the input, hash each key, append it to its hash-range partition
+ *           (in memory, spilled to files past the memory bound);
+ *   size    count records and bytes, choose the bucket count and the shards;
+ *   pass 2  per partition in hash order: sort by bucket (counting sort, stable so input
+ *           order survives for --on-duplicate), drop or refuse duplicates, pack pages;
+ *   publish fsync, rename (src/build/publish.ts).
+ *
+ * A partition too big for the bound is split again by hash range before it is loaded.
+ * A spill past MAX_SPILL_PAGES (a hostile or unlucky key set) starts pass 2 again with a
+ * new seed; the partitions are rehashed, the input is not read twice.
+ */
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { PagedictError, ioError } from '../errors.js'
+import {
+  H_CHECKSUM_OFF,
+  MAX_INLINE_VALUE_BYTES,
+  MAX_MAPPED_BYTES,
+  PAGE_SIZE,
+  P_HEADER_BYTES,
+  SH_CHECKSUM_OFF,
+  SH_HEADER_BYTES,
+  type ShardEntry,
+  TARGET_FILL,
+  TARGET_SHARD_BYTES,
+  type TableHeader,
+  bucketOf,
+  encodeShardHeader,
+  encodeTableHeader,
+  headerPagesFor,
+  sealChecksum,
+} from '../format/layout.js'
+import { type OnDuplicate, type RecordSource } from './options.js'
+import { type LoadedPartition, Partitioner } from './partition.js'
+import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
+import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
+import { isTableFile, tableShardPaths } from '../read/header.js'
+
+const MiB = 1024 * 1024
+/** What Node itself holds before a build allocates anything (heap, code, buffers). */
+const BASELINE_BYTES = 48 * MiB
+const MAX_RESEEDS = 8
+
+export interface PageFileBuildOptions {
+  inputs: string[]
+  onDuplicate: OnDuplicate
+  seed?: number
+  memoryMiB: number
+  /** Largest shard the builder aims for (tests lower it to force shards). */
+  shardBytes?: number
+  /** Input bytes expected, to choose the partition count (0 when unknown). */
+  expectedBytes: number
+  metadata: Record<string, unknown>
+  onProgress?: (done: number, total: number | undefined, phase: string) => void
+}
+
+export interface BuildReport {
+  output: string
+  backend: 'pagefile' | 'lmdb'
+  keys: number
+  records: number
+  bytes: number
+  shards: number
+  pages: number
+  seed: number
+  reseeds: number
+  codec: string
+  input_bytes: number
+  ms: number
+  peak_rss_mb: number
+}
+
+interface Plan {
+  bucketCount: number
+  bucketsPerShard: number
+  shardCount: number
+  headerBytes: number
+}
+
+export async function buildPageFile(source: RecordSource, output: string, opts: PageFileBuildOptions): Promise<BuildReport> {
+  const started = Date.now()
+  const existed = checkReplaceable(output, isTableFile)
+  const oldShards = existed ? tableShardPaths(output) : []
+  cleanLeftovers(output)
+  const names = tempNames(output)
+  const workDir = names.prefix + '.work'
+  fs.mkdirSync(workDir, { recursive: true })
+  const temps: string[] = []
+  let parts: Partitioner | undefined
+  try {
+    const budget = Math.max(8 * MiB, opts.memoryMiB * MiB - BASELINE_BYTES)
+    const partitionMax = Math.max(4 * MiB, Math.floor(budget * 0.3))
+    let seed = opts.seed ?? randomSeed()
+    const count = partitionCount(opts.expectedBytes, partitionMax)
+    parts = new Partitioner(count, path.join(workDir, 'p'), Math.floor(budget * 0.45), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES)
+    const first = parts
+    const summary = await source((k, ks, ke, v, vs, ve, input, line) => first.add(k, ks, ke, v, vs, ve, input, line))
+    const stats = parts.stats
+    const buildId = crypto.randomBytes(16)
+    let reseeds = 0
+    for (;;) {
+      const plan = planTable(stats.pageBytes, stats.valueAreaBytes, opts.shardBytes ?? TARGET_SHARD_BYTES, summary, opts, seed)
+      try {
+        const shards = packAll(parts, plan, partitionMax, seed, opts, buildId, names, temps)
+        const header: TableHeader = {
+          readVersion: 1,
+          writeVersion: 1,
+          headerPages: plan.headerBytes / PAGE_SIZE,
+          keyCount: shards.reduce((n, s) => n + s.entry.keyCount, 0),
+          seedLow: seed % 2 ** 32,
+          seedHigh: Math.floor(seed / 2 ** 32),
+          bucketCount: plan.bucketCount,
+          codec: summary.codec,
+          buildTime: Date.now(),
+          buildId,
+          shards: shards.map((s) => s.entry),
+          metadata: metadataFor(summary.describe, opts, seed, reseeds),
+        }
+        const tableTemp = shards.length === 1 ? shards[0].temp : names.prefix + '.table'
+        if (shards.length > 1) temps.push(tableTemp)
+        writeHeader(tableTemp, header)
+        const moves = shards.length === 1 ? [] : shards.map((s) => ({ temp: s.temp, final: path.join(names.dir, s.entry.name) }))
+        publish(tableTemp, output, moves, oldShards)
+        const bytes = header.shards.reduce((n, s) => n + (s.name === '' ? 0 : s.fileLength), 0) + fs.statSync(output).size
+        return {
+          output,
+          backend: 'pagefile',
+          keys: header.keyCount,
+          records: stats.records,
+          bytes,
+          shards: shards.length,
+          pages: header.shards.reduce((n, s) => n + s.pageCount, 0),
+          seed,
+          reseeds,
+          codec: ['none', 'string', 'list', 'json'][summary.codec],
+          input_bytes: summary.bytes,
+          ms: Date.now() - started,
+          peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+        }
+      } catch (err) {
+        if (!(err instanceof SpillTooLong)) throw err
+        if (++reseeds > MAX_RESEEDS) {
+          throw new PagedictError('E_INPUT', `${output}: the keys collide under ${MAX_RESEEDS} seeds in a row (a page spill of ${err.spill} pages); the input is hostile to the hash`)
+        }
+        for (const t of temps.splice(0)) fs.rmSync(t, { force: true })
+        seed = nextSeed(seed)
+        parts = rehash(parts, path.join(workDir, `r${reseeds}`), seed, Math.floor(budget * 0.45))
+      }
+    }
+  } finally {
+    parts?.release()
+    for (const t of temps) fs.rmSync(t, { force: true })
+    fs.rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+function randomSeed(): number {
+  return crypto.randomBytes(8).readUIntLE(0, 6) * 32 + (crypto.randomBytes(1)[0] & 31)
+}
+
+/** The next seed after a long spill: derived, so a build with --seed stays reproducible. */
+function nextSeed(seed: number): number {
+  return (seed * 6364136223 + 1442695040888963) % 2 ** 53
+}
+
+function partitionCount(expectedBytes: number, partitionMax: number): number {
+  const want = expectedBytes > 0 ? Math.ceil((expectedBytes * 1.2) / partitionMax) : 16
+  let n = 1
+  while (n < want && n < 4096) n *= 2
+  return n
+}
+
+function planTable(pageBytes: number, valueAreaBytes: number, shardBytes: number, summary: { describe: Record<string, unknown> }, opts: PageFileBuildOptions, seed: number): Plan {
+  const bucketCount = Math.max(1, Math.ceil(pageBytes / ((PAGE_SIZE - P_HEADER_BYTES) * TARGET_FILL)))
+  const estimate = bucketCount * PAGE_SIZE + valueAreaBytes
+  const wantShards = Math.max(1, Math.ceil(estimate / Math.min(shardBytes, MAX_MAPPED_BYTES)))
+  const bucketsPerShard = Math.ceil(bucketCount / wantShards)
+  const shardCount = Math.ceil(bucketCount / bucketsPerShard)
+  const metaBytes = Buffer.byteLength(JSON.stringify(metadataFor(summary.describe, opts, seed, 0))) + 256
+  return { bucketCount, bucketsPerShard, shardCount, headerBytes: headerPagesFor(shardCount, metaBytes) * PAGE_SIZE }
+}
+
+function metadataFor(describe: Record<string, unknown>, opts: PageFileBuildOptions, seed: number, reseeds: number): Record<string, unknown> {
+  return { ...opts.metadata, ...describe, on_duplicate: opts.onDuplicate, seed_given: opts.seed !== undefined, seed, reseeds, memory_mib: opts.memoryMiB }
+}
+
+interface ShardOut {
+  temp: string
+  entry: ShardEntry
+}
+
+/** Pass 2: pack every partition, in hash order, into the shards. */
+function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: number, opts: PageFileBuildOptions, buildId: Buffer, names: ReturnType<typeof tempNames>, temps: string[]): ShardOut[] {
+  const shards: ShardOut[] = []
+  const inline = plan.shardCount === 1
+  let packer: ShardPacker | undefined
+  let fd = -1
+  let temp = ''
+  const open = (index: number): void => {
+    temp = inline ? `${names.prefix}.table` : `${names.prefix}.${index}.shard`
+    temps.push(temp)
+    try {
+      fd = fs.openSync(temp, 'w', 0o644)
+    } catch (err) {
+      throw ioError(temp, err, 'create the table')
+    }
+    const first = index * plan.bucketsPerShard
+    const count = Math.min(plan.bucketsPerShard, plan.bucketCount - first)
+    packer = new ShardPacker(fd, temp, inline ? plan.headerBytes : SH_HEADER_BYTES, first, count, `${names.prefix}.${index}.values`)
+    temps.push(`${names.prefix}.${index}.values`)
+  }
+  const close = (): void => {
+    if (packer === undefined) return
+    const index = shards.length
+    const entry = packer.finish()
+    if (entry.fileLength > MAX_MAPPED_BYTES) {
+      throw new PagedictError('E_VALUE_TOO_LONG', `${temp}: shard ${index} would be ${entry.fileLength} bytes, over the 2 GiB a mapping can hold; the values are too skewed`)
+    }
+    if (!inline) {
+      entry.name = shardFileName(names.base, buildId, index)
+      const head = encodeShardHeader(index, buildId, entry)
+      sealChecksum(head, SH_CHECKSUM_OFF, zlib.crc32)
+      writeAt(fd, temp, head, 0)
+    }
+    fsyncFile(fd, temp)
+    fs.closeSync(fd)
+    shards.push({ temp, entry })
+    packer = undefined
+  }
+  open(0)
+  let done = 0
+  const total = parts.parts.length
+  const each = (part: LoadedPartition, lowBucket: number, highBucket: number): void => {
+    packPartition(part, lowBucket, highBucket, plan, opts, (bucket, i) => {
+      while (bucket >= packer!.firstBucket + packer!.bucketCount) {
+        close()
+        open(shards.length)
+      }
+      packer!.add(bucket - packer!.firstBucket, part.hashLow[i], part.buf, part.keyAt[i], part.keyLen[i], part.buf, part.keyAt[i] + part.keyLen[i], part.valueLen[i])
+    })
+  }
+  try {
+    for (let k = 0; k < total; k++) {
+      forEachLoaded(parts, k, partitionMax, plan.bucketCount, seed, each)
+      opts.onProgress?.(++done, total, 'pack')
+    }
+    while (shards.length < plan.shardCount) {
+      close()
+      if (shards.length < plan.shardCount) open(shards.length)
+    }
+  } catch (err) {
+    packer?.abandon()
+    if (fd >= 0) fs.closeSync(fd)
+    throw err
+  }
+  return shards
+}
+
+/** Load partition k, splitting it by hash range first when it is too big for the bound. */
+function forEachLoaded(parts: Partitioner, k: number, partitionMax: number, bucketCount: number, seed: number, each: (p: LoadedPartition, lo: number, hi: number) => void): void {
+  const range = parts.parts[k]
+  const lo = bucketOf(range.hashStart, bucketCount)
+  const hi = bucketOf(range.hashEnd - 1, bucketCount)
+  if (parts.sizeOf(k) <= partitionMax || range.hashEnd - range.hashStart < 2 || range.records < 2) {
+    each(parts.load(k), lo, hi)
+    return
+  }
+  // Too big: stream it into narrower hash ranges (spilled at once), then take those in order.
+  const pieces = Math.min(range.hashEnd - range.hashStart, Math.ceil(parts.sizeOf(k) / partitionMax) * 2)
+  const sub = new Partitioner(pieces, range.file + '.s', 0, seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
+  try {
+    parts.forEachRecord(k, (buf, ks, ke, ve, high, low, input, line) => sub.add(buf, ks, ke, buf, ke, ve, input, line, high, low))
+    sub.spillAll()
+    for (let j = 0; j < pieces; j++) forEachLoaded(sub, j, partitionMax, bucketCount, seed, each)
+  } finally {
+    sub.release()
+  }
+}
+
+/**
+ * Sort one partition's records by bucket (stable), settle duplicates, and hand each kept
+ * record to `place` in bucket order.
+ */
+function packPartition(part: LoadedPartition, lowBucket: number, highBucket: number, plan: Plan, opts: PageFileBuildOptions, place: (bucket: number, i: number) => void): void {
+  const n = part.count
+  const span = highBucket - lowBucket + 1
+  const buckets = new Uint32Array(n)
+  const starts = new Uint32Array(span + 1)
+  for (let i = 0; i < n; i++) {
+    const b = bucketOf(part.hashHigh[i], plan.bucketCount) - lowBucket
+    buckets[i] = b
+    starts[b + 1]++
+  }
+  for (let b = 0; b < span; b++) starts[b + 1] += starts[b]
+  const order = new Uint32Array(n)
+  const next = starts.slice(0, span)
+  for (let i = 0; i < n; i++) order[next[buckets[i]]++] = i
+  const dedupe = new Duplicates(part, opts)
+  for (let b = 0; b < span; b++) {
+    const from = starts[b]
+    const to = starts[b + 1]
+    if (from === to) continue
+    dedupe.settle(order, from, to)
+    for (let j = from; j < to; j++) {
+      const i = order[j]
+      if (i !== DROPPED) place(lowBucket + b, i)
+    }
+  }
+}
+
+const DROPPED = 0xffffffff
+
+/**
+ * Finds equal keys within one bucket. A 256-slot table keyed by 8 hash bits chains the
+ * bucket's records, so the check is linear in the bucket, not quadratic.
+ */
+class Duplicates {
+  private readonly heads = new Int32Array(256).fill(-1)
+  private chain = new Int32Array(64)
+
+  constructor(
+    private readonly part: LoadedPartition,
+    private readonly opts: PageFileBuildOptions,
+  ) {}
+
+  /** Mark dropped records in order[from, to) with DROPPED, or throw under 'error'. */
+  settle(order: Uint32Array, from: number, to: number): void {
+    const p = this.part
+    if (this.chain.length < to - from) this.chain = new Int32Array(to - from)
+    for (let j = from; j < to; j++) {
+      const i = order[j]
+      const slot = p.hashLow[i] & 255
+      let prev = this.heads[slot]
+      while (prev >= 0) {
+        const pi = order[from + prev]
+        if (pi !== DROPPED && p.hashHigh[pi] === p.hashHigh[i] && p.hashLow[pi] === p.hashLow[i] && sameKey(p, pi, i)) {
+          if (this.opts.onDuplicate === 'error') throw this.duplicate(pi, i)
+          if (this.opts.onDuplicate === 'first') {
+            order[j] = DROPPED
+          } else {
+            order[from + prev] = DROPPED
+          }
+          break
+        }
+        prev = this.chain[prev]
+      }
+      if (order[j] !== DROPPED) {
+        this.chain[j - from] = this.heads[slot]
+        this.heads[slot] = j - from
+      }
+    }
+    this.heads.fill(-1)
+  }
+
+  private duplicate(first: number, again: number): PagedictError {
+    const p = this.part
+    const input = this.opts.inputs[p.inputIndex[again]] ?? 'input'
+    const firstInput = this.opts.inputs[p.inputIndex[first]] ?? 'input'
+    const key = p.buf.toString('utf8', p.keyAt[again], p.keyAt[again] + Math.min(p.keyLen[again], 80))
+    const where = firstInput === input ? `line ${p.line[first]}` : `${firstInput}:${p.line[first]}`
+    return new PagedictError('E_DUPLICATE', `${input}:${p.line[again]}: duplicate key ${JSON.stringify(key)} (first at ${where}); pass --on-duplicate first or last to keep one`, {
+      path: input,
+      line: p.line[again],
+    })
+  }
+}
+
+function sameKey(p: LoadedPartition, a: number, b: number): boolean {
+  const len = p.keyLen[a]
+  if (len !== p.keyLen[b]) return false
+  const buf = p.buf
+  const x = p.keyAt[a]
+  const y = p.keyAt[b]
+  for (let i = 0; i < len; i++) if (buf[x + i] !== buf[y + i]) return false
+  return true
+}
+
+/** A new Partitioner with every record rehashed under `seed` (after a long spill). */
+function rehash(old: Partitioner, filePrefix: string, seed: number, memoryLimit: number): Partitioner {
+  const fresh = new Partitioner(old.parts.length, filePrefix, memoryLimit, seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES)
+  for (let k = 0; k < old.parts.length; k++) {
+    old.forEachRecord(k, (buf, ks, ke, ve, _high, _low, input, line) => fresh.add(buf, ks, ke, buf, ke, ve, input, line))
+  }
+  old.release()
+  return fresh
+}
+
+/** Write the header region at the start of `file` (created when it holds no data shard). */
+function writeHeader(file: string, header: TableHeader): void {
+  const region = encodeTableHeader(header)
+  sealChecksum(region, H_CHECKSUM_OFF, zlib.crc32)
+  let fd = -1
+  try {
+    fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'wx', 0o644)
+    writeAt(fd, file, region, 0)
+    fsyncFile(fd, file)
+  } catch (err) {
+    if (err instanceof PagedictError) throw err
+    throw ioError(file, err, 'write the table header')
+  } finally {
+    if (fd >= 0) fs.closeSync(fd)
+  }
+}
+
+function writeAt(fd: number, file: string, buf: Buffer, position: number): void {
+  try {
+    let done = 0
+    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done)
+  } catch (err) {
+    throw ioError(file, err, 'write the table')
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * Pass 1 of a page-file build: hash every record and append it to the partition that owns
+ * its hash range. Partitions live in memory until the memory bound is reached, then spill to
+ * files, so a small table never touches the disk and a huge one never outgrows the bound.
+ *
+ * Partition k owns the records whose high hash half h satisfies
+ *   floor(h × count / 2^32) = k,
+ * a contiguous range of h and therefore (bucketOf is monotonic in h) a contiguous range of
+ * buckets: packing the partitions in order packs the buckets in order. Duplicate keys hash
+ * alike and always meet in one partition, which makes --on-duplicate exact.
+ *
+ * A spilled record is: u32 hashHigh, u32 hashLow, varint input index, varint line,
+ * varint key length, varint value length, key bytes, value bytes.
+ */
+import fs from 'node:fs'
+import { ioError } from '../errors.js'
+import { hashLow, pdhash64 } from '../format/hash.js'
+import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
+
+const CHUNK_BYTES = 1 << 20
+
+/** One hash range's records: in-memory chunks, then (after a spill) a file they append to. */
+class Partition {
+  chunks: Buffer[] = []
+  fill = 0 // bytes used in the last chunk
+  memoryBytes = 0
+  fileBytes = 0
+  fd = -1
+  records = 0
+
+  constructor(
+    readonly file: string,
+    readonly hashStart: number, // inclusive, as a 32-bit unsigned value
+    readonly hashEnd: number, // exclusive, may be 2^32
+  ) {}
+
+  /** Space for `size` bytes in the current chunk; a new chunk when it does not fit. */
+  reserve(size: number): Buffer {
+    const last = this.chunks[this.chunks.length - 1]
+    if (last !== undefined && this.fill + size <= last.length) return last
+    if (last !== undefined) this.chunks[this.chunks.length - 1] = last.subarray(0, this.fill)
+    const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size))
+    this.chunks.push(chunk)
+    this.fill = 0
+    return chunk
+  }
+
+  spill(): void {
+    if (this.memoryBytes === 0) return
+    try {
+      if (this.fd < 0) this.fd = fs.openSync(this.file, 'w+', 0o600)
+      const last = this.chunks.length - 1
+      for (let i = 0; i <= last; i++) {
+        const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
+        let done = 0
+        while (done < c.length) done += fs.writeSync(this.fd, c, done, c.length - done)
+      }
+    } catch (err) {
+      throw ioError(this.file, err, 'write a build spill file')
+    }
+    this.fileBytes += this.memoryBytes
+    this.chunks = []
+    this.fill = 0
+    this.memoryBytes = 0
+  }
+
+  /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
+  load(): Buffer {
+    const total = this.fileBytes + this.memoryBytes
+    const out = Buffer.allocUnsafe(total)
+    let pos = 0
+    if (this.fd >= 0) {
+      try {
+        while (pos < this.fileBytes) {
+          const n = fs.readSync(this.fd, out, pos, this.fileBytes - pos, pos)
+          if (n === 0) throw new Error('spill file shorter than written')
+          pos += n
+        }
+      } catch (err) {
+        throw ioError(this.file, err, 'read a build spill file')
+      }
+    }
+    const last = this.chunks.length - 1
+    for (let i = 0; i <= last; i++) {
+      const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
+      c.copy(out, pos)
+      pos += c.length
+    }
+    return out
+  }
+
+  /**
+   * Call `each` for every record in order without loading the partition whole: the file is
+   * read in pieces (grown only to fit one record), then the in-memory chunks.
+   */
+  forEachRecord(each: RecordCallback): void {
+    let buf = Buffer.allocUnsafe(4 << 20)
+    let have = 0
+    let filePos = 0
+    const drain = (final: boolean): void => {
+      let pos = 0
+      for (;;) {
+        const size = recordSizeAt(buf, pos, have)
+        if (size < 0 || pos + size > have) break
+        emitRecord(buf, pos, each)
+        pos += size
+      }
+      if (final && pos !== have) throw new Error(`${this.file}: spill file ends inside a record`)
+      buf.copy(buf, 0, pos, have)
+      have -= pos
+    }
+    while (filePos < this.fileBytes) {
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2)
+        buf.copy(bigger, 0, 0, have)
+        buf = bigger
+      }
+      let n: number
+      try {
+        n = fs.readSync(this.fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
+      } catch (err) {
+        throw ioError(this.file, err, 'read a build spill file')
+      }
+      if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
+      have += n
+      filePos += n
+      drain(false)
+    }
+    drain(true)
+    const last = this.chunks.length - 1
+    for (let i = 0; i <= last; i++) {
+      const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
+      let pos = 0
+      while (pos < c.length) pos += emitRecord(c, pos, each)
+    }
+  }
+
+  release(): void {
+    this.chunks = []
+    this.memoryBytes = 0
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd)
+      fs.rmSync(this.file, { force: true })
+      this.fd = -1
+    }
+  }
+}
+
+export interface PartitionStats {
+  records: number
+  keyBytes: number
+  /** Bytes every record will take in a page (directory entry included), summed. */
+  pageBytes: number
+  /** Bytes of values too long to stay inline, summed (they go to the value area). */
+  valueAreaBytes: number
+}
+
+/** The records of one partition, parsed: parallel arrays over one buffer. */
+export interface LoadedPartition {
+  buf: Buffer
+  count: number
+  hashHigh: Uint32Array
+  hashLow: Uint32Array
+  /** Offset of the record's key in buf; the value follows the key. */
+  keyAt: Uint32Array
+  keyLen: Uint32Array
+  valueLen: Uint32Array
+  inputIndex: Uint32Array
+  line: Uint32Array
+}
+
+export class Partitioner {
+  readonly parts: Partition[]
+  private memoryBytes = 0
+  readonly stats: PartitionStats = { records: 0, keyBytes: 0, pageBytes: 0, valueAreaBytes: 0 }
+  private readonly header = Buffer.allocUnsafe(28)
+
+  /**
+   * @param count number of hash ranges
+   * @param filePrefix path prefix of the spill files (in a directory the caller removes)
+   * @param memoryLimit bytes of records held in memory before everything spills
+   * @param recordPageBytes bytes a record of (key, value) lengths costs in a page
+   */
+  constructor(
+    count: number,
+    filePrefix: string,
+    private readonly memoryLimit: number,
+    private readonly seedLow: number,
+    private readonly seedHigh: number,
+    private readonly recordPageBytes: (keyLen: number, valueLen: number) => number,
+    private readonly inlineLimit: number,
+    hashStart = 0,
+    hashEnd = 4294967296,
+  ) {
+    this.parts = []
+    const span = hashEnd - hashStart
+    for (let k = 0; k < count; k++) {
+      const lo = hashStart + Math.ceil((span * k) / count)
+      const hi = hashStart + Math.ceil((span * (k + 1)) / count)
+      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi))
+    }
+  }
+
+  /** Add one record; hashes with the build's seed unless the hash is given (a re-split). */
+  add(
+    key: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    value: Uint8Array,
+    valueStart: number,
+    valueEnd: number,
+    inputIndex: number,
+    line: number,
+    knownHigh = -1,
+    knownLow = 0,
+  ): void {
+    let high = knownHigh
+    let low = knownLow
+    if (high < 0) {
+      high = pdhash64(key, keyStart, keyEnd, this.seedLow, this.seedHigh)
+      low = hashLow
+    }
+    const keyLen = keyEnd - keyStart
+    const valueLen = valueEnd - valueStart
+    const h = this.header
+    h.writeUInt32LE(high, 0)
+    h.writeUInt32LE(low, 4)
+    let hl = writeVarint(h, 8, inputIndex)
+    hl = writeVarint(h, hl, line)
+    hl = writeVarint(h, hl, keyLen)
+    hl = writeVarint(h, hl, valueLen)
+    const size = hl + keyLen + valueLen
+    const part = this.partOf(high)
+    const chunk = part.reserve(size)
+    let at = part.fill
+    h.copy(chunk, at, 0, hl)
+    at += hl
+    chunk.set(key.subarray(keyStart, keyEnd), at)
+    chunk.set(value.subarray(valueStart, valueEnd), at + keyLen)
+    part.fill += size
+    part.memoryBytes += size
+    part.records++
+    this.memoryBytes += size
+    const s = this.stats
+    s.records++
+    s.keyBytes += keyLen
+    s.pageBytes += this.recordPageBytes(keyLen, valueLen)
+    if (valueLen > this.inlineLimit) s.valueAreaBytes += valueLen
+    if (this.memoryBytes > this.memoryLimit) this.spillAll()
+  }
+
+  private partOf(high: number): Partition {
+    const parts = this.parts
+    if (parts.length === 1) return parts[0]
+    // Ranges are near-equal, so a scaled guess lands on the right one or a neighbour.
+    const first = parts[0].hashStart
+    const span = parts[parts.length - 1].hashEnd - first
+    let k = Math.min(parts.length - 1, Math.floor(((high - first) * parts.length) / span))
+    while (high < parts[k].hashStart) k--
+    while (high >= parts[k].hashEnd) k++
+    return parts[k]
+  }
+
+  spillAll(): void {
+    for (const p of this.parts) p.spill()
+    this.memoryBytes = 0
+  }
+
+  /** Bytes a partition holds (memory and file). */
+  sizeOf(k: number): number {
+    return this.parts[k].memoryBytes + this.parts[k].fileBytes
+  }
+
+  /** Parse partition k into arrays. Its bytes stay (memory or file) until release(). */
+  load(k: number): LoadedPartition {
+    const part = this.parts[k]
+    return parsePartition(part.load(), part.records)
+  }
+
+  forEachRecord(k: number, each: RecordCallback): void {
+    this.parts[k].forEachRecord(each)
+  }
+
+  release(): void {
+    for (const p of this.parts) p.release()
+    this.memoryBytes = 0
+  }
+}
+
+/** Read back the records written by Partitioner#add. The build wrote them: bounds are ours. */
+function parsePartition(buf: Buffer, count: number): LoadedPartition {
+  const out: LoadedPartition = {
+    buf,
+    count,
+    hashHigh: new Uint32Array(count),
+    hashLow: new Uint32Array(count),
+    keyAt: new Uint32Array(count),
+    keyLen: new Uint32Array(count),
+    valueLen: new Uint32Array(count),
+    inputIndex: new Uint32Array(count),
+    line: new Uint32Array(count),
+  }
+  let pos = 0
+  const end = buf.length
+  for (let i = 0; i < count; i++) {
+    out.hashHigh[i] = buf.readUInt32LE(pos)
+    out.hashLow[i] = buf.readUInt32LE(pos + 4)
+    out.inputIndex[i] = readVarint(buf, pos + 8, end)
+    out.line[i] = readVarint(buf, varintEnd, end)
+    const keyLen = readVarint(buf, varintEnd, end)
+    const valueLen = readVarint(buf, varintEnd, end)
+    out.keyAt[i] = varintEnd
+    out.keyLen[i] = keyLen
+    out.valueLen[i] = valueLen
+    pos = varintEnd + keyLen + valueLen
+  }
+  return out
+}
+
+/** (buf, keyStart, keyEnd, valueEnd, hashHigh, hashLow, inputIndex, line) of one record. */
+export type RecordCallback = (buf: Buffer, keyStart: number, keyEnd: number, valueEnd: number, hashHigh: number, hashLow: number, inputIndex: number, line: number) => void
+
+/** Size of the record at `pos` if its header is complete within `have` bytes, else -1. */
+function recordSizeAt(buf: Buffer, pos: number, have: number): number {
+  if (pos + 8 > have) return -1
+  if (readVarint(buf, pos + 8, have) < 0 || readVarint(buf, varintEnd, have) < 0) return -1
+  const keyLen = readVarint(buf, varintEnd, have)
+  if (keyLen < 0) return -1
+  const valueLen = readVarint(buf, varintEnd, have)
+  if (valueLen < 0) return -1
+  return varintEnd - pos + keyLen + valueLen
+}
+
+/** Hand the record at `pos` to `each`; returns its size. */
+function emitRecord(buf: Buffer, pos: number, each: RecordCallback): number {
+  const end = buf.length
+  const high = buf.readUInt32LE(pos)
+  const low = buf.readUInt32LE(pos + 4)
+  const input = readVarint(buf, pos + 8, end)
+  const line = readVarint(buf, varintEnd, end)
+  const keyLen = readVarint(buf, varintEnd, end)
+  const valueLen = readVarint(buf, varintEnd, end)
+  const keyStart = varintEnd
+  each(buf, keyStart, keyStart + keyLen, keyStart + keyLen + valueLen, high, low, input, line)
+  return keyStart + keyLen + valueLen - pos
+}
+
+/** Bytes of a spilled record, for planning how many partitions a size needs. */
+export function spillRecordBytes(keyLen: number, valueLen: number): number {
+  return 8 + 2 + 3 + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
+}

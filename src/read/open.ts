@@ -1,0 +1,104 @@
+/**
+ * open(): recognise a table by its bytes and return the lookup interface. For a page file
+ * this is O(1) whatever the size: map each file (one syscall each), check the header region
+ * and each shard's header page. No data page is read.
+ */
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { PagedictError, ioError } from '../errors.js'
+import { PAGE_SIZE, type TableHeader, checkShardHeader } from '../format/layout.js'
+import type { Dict } from './dict.js'
+import { isLmdbData, isPageFile, readTableHeader } from './header.js'
+import { mapReadOnly } from './mmap.js'
+import { PageFileDict, type Segment } from './pagefile.js'
+
+export function open(file: string): Dict {
+  const first = Buffer.alloc(64)
+  let fd = -1
+  let size = 0
+  try {
+    fd = fs.openSync(file, 'r')
+    size = fs.fstatSync(fd).size
+    fs.readSync(fd, first, 0, first.length, 0)
+  } catch (err) {
+    if (fd >= 0) fs.closeSync(fd)
+    throw ioError(file, err, 'open the table')
+  }
+  if (isLmdbData(first)) {
+    fs.closeSync(fd)
+    return loadLmdb().openLmdb(file)
+  }
+  try {
+    if (!isPageFile(first)) {
+      throw new PagedictError('E_MAGIC', `${file}: not a pagedict table (neither a page file nor LMDB); build one with \`pagedict build\``, { path: file })
+    }
+    if (size < PAGE_SIZE) {
+      throw new PagedictError('E_TRUNCATED', `${file}: truncated table: ${size} bytes, shorter than its header page`, { path: file, got: size })
+    }
+    const buf = mapReadOnly(fd, size, file)
+    const header = readTableHeader(buf, file, size)
+    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, buf, file)] : openShards(header, file)
+    const bytes = size + header.shards.reduce((n, s) => n + (s.name === '' ? 0 : s.fileLength), 0)
+    return new PageFileDict(file, header, segments, bytes)
+  } finally {
+    // The mapping keeps the file's pages; the descriptor is not needed after mmap.
+    fs.closeSync(fd)
+  }
+}
+
+function segmentOf(header: TableHeader, index: number, buf: Buffer, file: string): Segment {
+  const s = header.shards[index]
+  return {
+    buf,
+    file,
+    firstBucket: s.firstBucket,
+    bucketCount: s.bucketCount,
+    pageCount: s.pageCount,
+    maxSpill: s.maxSpill,
+    dataOffset: s.dataOffset,
+    valueOffset: s.valueOffset,
+    valueLength: s.valueLength,
+    keyCount: s.keyCount,
+  }
+}
+
+function openShards(header: TableHeader, file: string): Segment[] {
+  const dir = path.dirname(path.resolve(file))
+  return header.shards.map((s, index) => {
+    const shardFile = path.join(dir, s.name)
+    let fd = -1
+    try {
+      try {
+        fd = fs.openSync(shardFile, 'r')
+      } catch (err) {
+        throw new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
+      }
+      const size = fs.fstatSync(fd).size
+      if (size !== s.fileLength) {
+        throw new PagedictError(size < s.fileLength ? 'E_TRUNCATED' : 'E_CORRUPT', `${shardFile}: shard ${index} is ${size} bytes, the table says ${s.fileLength}; rebuild the table`, {
+          path: shardFile,
+          got: size,
+          expected: s.fileLength,
+        })
+      }
+      const buf = mapReadOnly(fd, size, shardFile)
+      checkShardHeader(buf, shardFile, index, header.buildId, s, zlib.crc32)
+      return segmentOf(header, index, buf, shardFile)
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
+    }
+  })
+}
+
+/**
+ * The LMDB reader, loaded on first use: importing lmdb-js costs about 40 ms, which every
+ * page-file worker would otherwise pay at start. open() is synchronous, so this is a
+ * require of the ES module (Node >= 20.19).
+ */
+let lmdbModule: typeof import('../lmdb/dict.js') | undefined
+function loadLmdb(): typeof import('../lmdb/dict.js') {
+  lmdbModule ??= createRequire(import.meta.url)('../lmdb/dict.js') as typeof import('../lmdb/dict.js')
+  return lmdbModule
+}

@@ -1,0 +1,392 @@
+/**
+ * The page-file reader: lookups straight from the read-only mapping. A lookup hashes the key,
+ * reads one page's fingerprints, compares the key where it lies and returns a view or a
+ * decoded value; it allocates nothing until asked for a string. Every offset read from the
+ * file is checked against its page or its value area before use, and every loop is bounded
+ * by counts the header has already bounded, so a damaged file gives an error or a wrong
+ * answer, never a read outside the mapping or a hang.
+ */
+import { PagedictError } from '../errors.js'
+import { hashLow, pdhash64 } from '../format/hash.js'
+import {
+  CODEC_NAMES,
+  type CodecId,
+  DIRECTORY_BYTES_PER_RECORD,
+  MAX_KEY_BYTES,
+  PAGE_CONTINUES,
+  PAGE_SIZE,
+  P_FINGERPRINTS_OFF,
+  P_FLAGS_OFF,
+  P_HEADER_BYTES,
+  P_OVERFLOW_OFF,
+  type TableHeader,
+  VALUE_REF_BYTES,
+  bucketOf,
+  fingerprintOf,
+  overflowBitOf,
+  readU64,
+  readVarint,
+  varintEnd,
+} from '../format/layout.js'
+import { type Value, decodeValue } from '../format/values.js'
+import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
+
+/** Where the prefetching loads in lookupRange land, so the JIT cannot drop them. */
+export let touched = 0
+
+/** Most records a page can hold: each costs at least its directory entry and two length bytes. */
+const MAX_RECORDS_PER_PAGE = Math.floor((PAGE_SIZE - P_HEADER_BYTES) / (DIRECTORY_BYTES_PER_RECORD + 2))
+
+/** One shard's mapping and geometry. */
+export interface Segment {
+  buf: Buffer
+  file: string
+  firstBucket: number
+  bucketCount: number
+  pageCount: number
+  maxSpill: number
+  dataOffset: number
+  valueOffset: number
+  valueLength: number
+  keyCount: number
+}
+
+export class PageFileDict implements Dict {
+  readonly backend = 'pagefile' as const
+  readonly codec: (typeof CODEC_NAMES)[number]
+  readonly size: number
+  readonly lastValue: ValueLocation
+  private readonly codecId: CodecId
+  private readonly seedLow: number
+  private readonly seedHigh: number
+  private readonly bucketCount: number
+  private segments: Segment[]
+  private readonly scratch = Buffer.allocUnsafe(MAX_KEY_BYTES * 3 + 8)
+
+  constructor(
+    readonly path: string,
+    readonly header: TableHeader,
+    segments: Segment[],
+    private readonly bytesOnDisk: number,
+  ) {
+    this.codecId = header.codec
+    this.codec = CODEC_NAMES[header.codec]
+    this.size = header.keyCount
+    this.seedLow = header.seedLow
+    this.seedHigh = header.seedHigh
+    this.bucketCount = header.bucketCount
+    this.segments = segments
+    this.lastValue = { bytes: segments[0].buf, start: 0, end: 0 }
+  }
+
+  get(key: Key): Value | undefined {
+    if (!this.lookupKey(key)) return undefined
+    const v = this.lastValue
+    return decodeValue(this.codecId, v.bytes, v.start, v.end)
+  }
+
+  has(key: Key): boolean {
+    return this.lookupKey(key)
+  }
+
+  getBytes(key: Key): Uint8Array | undefined {
+    if (!this.lookupKey(key)) return undefined
+    const v = this.lastValue
+    return v.bytes.subarray(v.start, v.end)
+  }
+
+  getMany(keys: readonly Key[]): (Value | undefined)[] {
+    if (this.segments.length === 0) throw closed(this.path)
+    const n = keys.length
+    const out: (Value | undefined)[] = new Array(n)
+    const batch = this.batchFor(n)
+    // Pass 1: encode and hash every key and touch its home page. The loads are independent
+    // of each other, so the CPU overlaps their cache and TLB misses; pass 2 then compares
+    // against lines that are already on their way.
+    let pos = 0
+    let sink = 0
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]
+      let len: number
+      if (typeof k === 'string') {
+        len = this.keyBytes(k)
+        if (len >= 0) {
+          if (pos + len > batch.bytes.length) batch.bytes = grow(batch.bytes, pos + len)
+          this.scratch.copy(batch.bytes, pos, 0, len)
+        }
+      } else {
+        len = k.length > MAX_KEY_BYTES ? -1 : k.length
+        if (len >= 0) {
+          if (pos + len > batch.bytes.length) batch.bytes = grow(batch.bytes, pos + len)
+          batch.bytes.set(k, pos)
+        }
+      }
+      batch.start[i] = pos
+      batch.len[i] = len
+      if (len < 0) continue
+      const high = pdhash64(batch.bytes, pos, pos + len, this.seedLow, this.seedHigh)
+      batch.high[i] = high
+      batch.low[i] = hashLow
+      const bucket = bucketOf(high, this.bucketCount)
+      const seg = this.segments.length === 1 ? this.segments[0] : this.segments[this.segmentOf(bucket)]
+      const base = seg.dataOffset + (bucket - seg.firstBucket) * PAGE_SIZE
+      sink ^= seg.buf[base] ^ seg.buf[base + 64] ^ seg.buf[base + 128] ^ seg.buf[base + 192]
+      pos += len
+    }
+    touched ^= sink
+    for (let i = 0; i < n; i++) {
+      const len = batch.len[i]
+      if (len < 0) continue
+      const start = batch.start[i]
+      if (this.probe(batch.high[i], batch.low[i], batch.bytes, start, start + len)) {
+        const v = this.lastValue
+        out[i] = decodeValue(this.codecId, v.bytes, v.start, v.end)
+      }
+    }
+    return out
+  }
+
+  private batch: Batch | undefined
+  private batchFor(n: number): Batch {
+    const b = this.batch
+    if (b !== undefined && b.high.length >= n) return b
+    const size = Math.max(n, 256)
+    this.batch = { bytes: b?.bytes ?? Buffer.allocUnsafe(size * 32), start: new Uint32Array(size), len: new Int32Array(size), high: new Uint32Array(size), low: new Uint32Array(size) }
+    return this.batch
+  }
+
+  /** UTF-8 bytes of a key: a string is encoded into the scratch buffer. -1 when too long. */
+  private keyBytes(key: Key): number {
+    if (typeof key !== 'string') return key.length > MAX_KEY_BYTES ? -1 : key.length
+    const n = key.length
+    if (n > MAX_KEY_BYTES) return -1 // every UTF-16 unit is at least one UTF-8 byte
+    const s = this.scratch
+    for (let i = 0; i < n; i++) {
+      const c = key.charCodeAt(i)
+      if (c >= 0x80) {
+        const len = s.write(key, 0, 'utf8')
+        return len > MAX_KEY_BYTES ? -1 : len
+      }
+      s[i] = c
+    }
+    return n
+  }
+
+  private lookupKey(key: Key): boolean {
+    if (this.segments.length === 0) throw closed(this.path)
+    const len = this.keyBytes(key)
+    if (len < 0) return false
+    return this.lookupRange(typeof key === 'string' ? this.scratch : key, 0, len)
+  }
+
+  lookupRange(bytes: Uint8Array, start: number, end: number): boolean {
+    const high = pdhash64(bytes, start, end, this.seedLow, this.seedHigh)
+    return this.probe(high, hashLow, bytes, start, end)
+  }
+
+  /** Look for the key bytes[start, end) whose hash is (high, low). */
+  private probe(high: number, low: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const fp = fingerprintOf(low)
+    const bucket = bucketOf(high, this.bucketCount)
+    const segs = this.segments
+    let seg = segs[0]
+    if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
+    else if (seg === undefined) throw closed(this.path)
+    const buf = seg.buf
+    const keyLen = end - start
+    const home = bucket - seg.firstBucket
+    const lastPage = Math.min(seg.pageCount - 1, home + seg.maxSpill)
+    for (let page = home; page <= lastPage; page++) {
+      const base = seg.dataOffset + page * PAGE_SIZE
+      const limit = base + PAGE_SIZE
+      // Touch the lines the directory's offsets usually lie in: their addresses do not depend
+      // on the count, so these loads overlap the first line's miss instead of following it.
+      touched ^= buf[base + 64] ^ buf[base + 128] ^ buf[base + 192]
+      const count = buf[base] | (buf[base + 1] << 8)
+      if (count > MAX_RECORDS_PER_PAGE) throw corruptPage(seg, page, `record count ${count}`)
+      const fps = base + P_FINGERPRINTS_OFF
+      const offs = fps + count
+      for (let i = 0; i < count; i++) {
+        if (buf[fps + i] !== fp) continue
+        const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+        if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
+        let at = rec
+        let klen = buf[at]
+        if (klen < 0x80) at++
+        else {
+          klen = readVarint(buf, at, limit)
+          at = varintEnd
+        }
+        if (klen !== keyLen) continue
+        let tag = buf[at]
+        if (tag < 0x80) at++
+        else {
+          tag = readVarint(buf, at, limit)
+          if (tag < 0) throw corruptPage(seg, page, 'value length')
+          at = varintEnd
+        }
+        if (at + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
+        let j = 0
+        while (j < keyLen && buf[at + j] === bytes[start + j]) j++
+        if (j !== keyLen) continue
+        at += keyLen
+        return this.locateValue(seg, page, at, limit, tag)
+      }
+      if (page === home) {
+        const bit = overflowBitOf(low)
+        if ((buf[base + P_OVERFLOW_OFF + (bit >>> 3)] & (1 << (bit & 7))) === 0) return false
+      }
+      if ((buf[base + P_FLAGS_OFF] & PAGE_CONTINUES) === 0) return false
+    }
+    return false
+  }
+
+  /** Point lastValue at the value of a record whose value tag is `tag`, after bounds checks. */
+  private locateValue(seg: Segment, page: number, at: number, limit: number, tag: number): boolean {
+    const len = Math.floor(tag / 2)
+    const v = this.lastValue
+    v.bytes = seg.buf
+    if (tag % 2 === 0) {
+      if (at + len > limit) throw corruptPage(seg, page, 'value runs past the page')
+      v.start = at
+      v.end = at + len
+      return true
+    }
+    if (at + VALUE_REF_BYTES > limit) throw corruptPage(seg, page, 'value reference runs past the page')
+    const ref = readU64(seg.buf, at)
+    if (ref + len > seg.valueLength) throw corruptPage(seg, page, `value reference ${ref}+${len} outside the value area`)
+    v.start = seg.valueOffset + ref
+    v.end = v.start + len
+    return true
+  }
+
+  private segmentOf(bucket: number): number {
+    const segs = this.segments
+    let lo = 0
+    let hi = segs.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (segs[mid].firstBucket <= bucket) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  *entries(): IterableIterator<[string, Value]> {
+    for (const r of this.records()) yield [r.key, decodeValue(this.codecId, r.seg.buf, r.valueStart, r.valueEnd)]
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const r of this.records()) yield r.key
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, Value]> {
+    return this.entries()
+  }
+
+  /**
+   * Every record of every page, in file order, with its bounds checked. Also what verify
+   * walks; the checks throw E_CORRUPT naming the shard and page.
+   */
+  *records(): Generator<RecordView> {
+    const segs = this.segments
+    if (segs.length === 0) throw closed(this.path)
+    const view: RecordView = { seg: segs[0], page: 0, key: '', keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0, fingerprint: 0 }
+    for (const seg of segs) {
+      const buf = seg.buf
+      view.seg = seg
+      for (let page = 0; page < seg.pageCount; page++) {
+        const base = seg.dataOffset + page * PAGE_SIZE
+        const limit = base + PAGE_SIZE
+        const count = buf[base] | (buf[base + 1] << 8)
+        if (count > MAX_RECORDS_PER_PAGE) throw corruptPage(seg, page, `record count ${count}`)
+        const offs = base + P_FINGERPRINTS_OFF + count
+        view.page = page
+        for (let i = 0; i < count; i++) {
+          const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+          if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
+          const keyLen = readVarint(buf, rec, limit)
+          if (keyLen < 0 || keyLen > MAX_KEY_BYTES) throw corruptPage(seg, page, 'key length')
+          const tag = readVarint(buf, varintEnd, limit)
+          if (tag < 0) throw corruptPage(seg, page, 'value length')
+          const keyStart = varintEnd
+          if (keyStart + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
+          this.locateValue(seg, page, keyStart + keyLen, limit, tag)
+          view.keyStart = keyStart
+          view.keyEnd = keyStart + keyLen
+          view.key = buf.toString('utf8', keyStart, keyStart + keyLen)
+          view.valueStart = this.lastValue.start
+          view.valueEnd = this.lastValue.end
+          view.fingerprint = buf[base + P_FINGERPRINTS_OFF + i]
+          yield view
+        }
+      }
+    }
+  }
+
+  info(): DictInfo {
+    const h = this.header
+    return {
+      path: this.path,
+      backend: 'pagefile',
+      format_version: h.readVersion,
+      keys: this.size,
+      bytes: this.bytesOnDisk,
+      codec: this.codec,
+      shards: h.shards.length,
+      pages: h.shards.reduce((n, s) => n + s.pageCount, 0),
+      buckets: h.bucketCount,
+      max_spill: Math.max(...h.shards.map((s) => s.maxSpill)),
+      value_area_bytes: h.shards.reduce((n, s) => n + s.valueLength, 0),
+      seed: h.seedHigh * 2 ** 32 + h.seedLow,
+      built: new Date(h.buildTime).toISOString(),
+      build: h.metadata,
+    }
+  }
+
+  /** The mappings, for verify. */
+  get segmentsForVerify(): readonly Segment[] {
+    return this.segments
+  }
+
+  close(): void {
+    // Dropping the Buffers lets the GC unmap; nothing can unmap a Buffer still referenced.
+    this.segments = []
+  }
+}
+
+interface Batch {
+  bytes: Buffer
+  start: Uint32Array
+  len: Int32Array
+  high: Uint32Array
+  low: Uint32Array
+}
+
+function grow(buf: Buffer, need: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2))
+  buf.copy(bigger)
+  return bigger
+}
+
+export interface RecordView {
+  seg: Segment
+  page: number
+  key: string
+  keyStart: number
+  keyEnd: number
+  valueStart: number
+  valueEnd: number
+  fingerprint: number
+}
+
+function corruptPage(seg: Segment, page: number, what: string): PagedictError {
+  return new PagedictError('E_CORRUPT', `${seg.file}: corrupt page ${page}: ${what}; run \`pagedict verify\` and rebuild the table`, {
+    path: seg.file,
+    offset: seg.dataOffset + page * PAGE_SIZE,
+  })
+}
+
+function closed(path: string): PagedictError {
+  return new PagedictError('E_OPTION', `${path}: the table is closed`, { path })
+}
