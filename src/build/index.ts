@@ -97,7 +97,7 @@ async function runBuild(
   const meta = { ...metadata, pagedict: packageVersion(), created: new Date().toISOString() }
   if (c.backend === 'lmdb') {
     const started = Date.now()
-    const r = await buildLmdbTable(output, source, { onDuplicate: c.onDuplicate, inputs, metadata: meta })
+    const r = await buildLmdbTable(output, source, { onDuplicate: c.onDuplicate, inputs, metadata: meta, memoryBytes: c.memory * 1024 * 1024 })
     return {
       output,
       backend: 'lmdb',

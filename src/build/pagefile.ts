@@ -229,14 +229,16 @@ function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: num
     }
     fsyncFile(fd, temp)
     fs.closeSync(fd)
+    fd = -1
     shards.push({ temp, entry })
     packer = undefined
   }
+  const found: DuplicateFound = {}
   open(0)
   let done = 0
   const total = parts.parts.length
   const each = (part: LoadedPartition, lowBucket: number, highBucket: number): void => {
-    packPartition(part, lowBucket, highBucket, plan, opts, (bucket, i) => {
+    packPartition(part, lowBucket, highBucket, plan, opts, found, (bucket, i) => {
       while (bucket >= packer!.firstBucket + packer!.bucketCount) {
         close()
         open(shards.length)
@@ -253,6 +255,7 @@ function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: num
       close()
       if (shards.length < plan.shardCount) open(shards.length)
     }
+    if (found.first !== undefined) throw found.first.error
   } catch (err) {
     packer?.abandon()
     if (fd >= 0) fs.closeSync(fd)
@@ -286,7 +289,7 @@ function forEachLoaded(parts: Partitioner, k: number, partitionMax: number, buck
  * Sort one partition's records by bucket (stable), settle duplicates, and hand each kept
  * record to `place` in bucket order.
  */
-function packPartition(part: LoadedPartition, lowBucket: number, highBucket: number, plan: Plan, opts: PageFileBuildOptions, place: (bucket: number, i: number) => void): void {
+function packPartition(part: LoadedPartition, lowBucket: number, highBucket: number, plan: Plan, opts: PageFileBuildOptions, found: DuplicateFound, place: (bucket: number, i: number) => void): void {
   const n = part.count
   const span = highBucket - lowBucket + 1
   const buckets = new Uint32Array(n)
@@ -300,7 +303,7 @@ function packPartition(part: LoadedPartition, lowBucket: number, highBucket: num
   const order = new Uint32Array(n)
   const next = starts.slice(0, span)
   for (let i = 0; i < n; i++) order[next[buckets[i]]++] = i
-  const dedupe = new Duplicates(part, opts)
+  const dedupe = new Duplicates(part, opts, found)
   for (let b = 0; b < span; b++) {
     const from = starts[b]
     const to = starts[b + 1]
@@ -315,6 +318,11 @@ function packPartition(part: LoadedPartition, lowBucket: number, highBucket: num
 
 const DROPPED = 0xffffffff
 
+/** The duplicate that comes first in the input, under --on-duplicate error. */
+interface DuplicateFound {
+  first?: { input: number; line: number; error: PagedictError }
+}
+
 /**
  * Finds equal keys within one bucket. A 256-slot table keyed by 8 hash bits chains the
  * bucket's records, so the check is linear in the bucket, not quadratic.
@@ -326,9 +334,14 @@ class Duplicates {
   constructor(
     private readonly part: LoadedPartition,
     private readonly opts: PageFileBuildOptions,
+    private readonly found: DuplicateFound,
   ) {}
 
-  /** Mark dropped records in order[from, to) with DROPPED, or throw under 'error'. */
+  /**
+   * Mark dropped records in order[from, to) with DROPPED. Under 'error' the later copy is
+   * dropped too and the duplicate noted: the build fails after the pass, naming the repeat
+   * that comes first in the input, whatever the hash order (so the message is reproducible).
+   */
   settle(order: Uint32Array, from: number, to: number): void {
     const p = this.part
     if (this.chain.length < to - from) this.chain = new Int32Array(to - from)
@@ -339,8 +352,8 @@ class Duplicates {
       while (prev >= 0) {
         const pi = order[from + prev]
         if (pi !== DROPPED && p.hashHigh[pi] === p.hashHigh[i] && p.hashLow[pi] === p.hashLow[i] && sameKey(p, pi, i)) {
-          if (this.opts.onDuplicate === 'error') throw this.duplicate(pi, i)
-          if (this.opts.onDuplicate === 'first') {
+          if (this.opts.onDuplicate === 'error') this.note(pi, i)
+          if (this.opts.onDuplicate !== 'last') {
             order[j] = DROPPED
           } else {
             order[from + prev] = DROPPED
@@ -355,6 +368,15 @@ class Duplicates {
       }
     }
     this.heads.fill(-1)
+  }
+
+  private note(first: number, again: number): void {
+    const p = this.part
+    const best = this.found.first
+    const input = p.inputIndex[again]
+    const line = p.line[again]
+    if (best !== undefined && (best.input < input || (best.input === input && best.line <= line))) return
+    this.found.first = { input, line, error: this.duplicate(first, again) }
   }
 
   private duplicate(first: number, again: number): PagedictError {

@@ -19,7 +19,7 @@ export const HASH_ID_PDHASH64 = 1
 
 export const TABLE_MAGIC = Buffer.from('PAGEDICT', 'latin1')
 export const SHARD_MAGIC = Buffer.from('PDSHARD\0', 'latin1')
-/** An LMDB data file has this u32 at byte 12 (lmdb/mdb.c, MDB_MAGIC); open() sniffs it. */
+/** An LMDB data file has this u32 in its first meta page (lmdb/mdb.c, MDB_MAGIC); open() sniffs it. */
 export const LMDB_MAGIC = 0xbeefc0de
 
 // ---- limits ------------------------------------------------------------------------------
@@ -331,10 +331,10 @@ export function checkTablePrefix(page: Uint8Array, path: string): number {
 
 /**
  * Decode a whole header region whose checksum the caller has already checked. Every field is
- * range-checked against `fileLength` (the table file's length) so a reader never trusts an
- * offset it has not bounded.
+ * range-checked (each shard's areas against its file length, which the caller compares with
+ * the real file) so a reader never trusts an offset it has not bounded.
  */
-export function decodeTableHeader(region: Buffer, path: string, fileLength: number): TableHeader {
+export function decodeTableHeader(region: Buffer, path: string): TableHeader {
   const headerBytes = region.length
   const shardCount = region.readUInt32LE(H_SHARD_COUNT_OFF)
   if (shardCount < 1 || H_DIRECTORY_OFF + shardCount * SHARD_ENTRY_BYTES > headerBytes) {
@@ -374,8 +374,10 @@ export function decodeTableHeader(region: Buffer, path: string, fileLength: numb
       if (region[H_DIRECTORY_OFF + i * SHARD_ENTRY_BYTES + b] !== 0) throw corrupt(path, `${where} reserved byte ${b}`, region[H_DIRECTORY_OFF + i * SHARD_ENTRY_BYTES + b], 0)
     }
     if (s.fileLength > MAX_MAPPED_BYTES) throw corrupt(path, `${where} file_length`, s.fileLength, `< 2 GiB`)
-    if (s.name === '' && (shardCount !== 1 || s.dataOffset !== headerBytes || s.fileLength !== fileLength)) {
-      throw corrupt(path, `${where} inline layout`, `${s.dataOffset}/${s.fileLength}`, `${headerBytes}/${fileLength}`)
+    // An inline shard's file length is the table file's: the caller compares it with the
+    // real length, so a truncated file is reported as truncated, not as a bad field.
+    if (s.name === '' && (shardCount !== 1 || s.dataOffset !== headerBytes)) {
+      throw corrupt(path, `${where} inline layout`, `${shardCount} shards, data at ${s.dataOffset}`, `1 shard, data at ${headerBytes}`)
     }
     if (s.name !== '' && (s.name.includes('/') || s.name.includes('\\') || s.name === '.' || s.name === '..')) {
       throw corrupt(path, `${where} name`, JSON.stringify(s.name), 'a plain file name')

@@ -8,28 +8,21 @@ import zlib from 'node:zlib'
 import { PagedictError, ioError } from '../errors.js'
 import {
   H_CHECKSUM_OFF,
-  LMDB_MAGIC,
   TABLE_MAGIC,
   type TableHeader,
   checkTablePrefix,
   decodeTableHeader,
   hex,
 } from '../format/layout.js'
+import { isLmdbFile } from '../lmdb/dict.js'
 
 /** Is this the start of a table file of either backend? */
 export function isTableFile(first: Uint8Array): boolean {
-  return isPageFile(first) || isLmdbData(first)
+  return isPageFile(first) || isLmdbFile(first)
 }
 
 export function isPageFile(first: Uint8Array): boolean {
   return first.length >= 8 && TABLE_MAGIC.equals(first.subarray(0, 8))
-}
-
-/** LMDB's meta page carries MDB_MAGIC at byte 16 (after the 16-byte page header). */
-export function isLmdbData(first: Uint8Array): boolean {
-  if (first.length < 20) return false
-  const v = first[16] | (first[17] << 8) | (first[18] << 16) | (first[19] << 24)
-  return v >>> 0 === LMDB_MAGIC
 }
 
 /**
@@ -62,7 +55,7 @@ export function readTableHeader(bytes: Buffer, file: string, fileLength: number)
       expected: actual,
     })
   }
-  const header = decodeTableHeader(region, file, fileLength)
+  const header = decodeTableHeader(region, file)
   const inline = header.shards[0].name === ''
   const expected = inline ? header.shards[0].fileLength : headerBytes
   if (fileLength !== expected) {

@@ -4,13 +4,13 @@
  * and each shard's header page. No data page is read.
  */
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { PagedictError, ioError } from '../errors.js'
 import { PAGE_SIZE, type TableHeader, checkShardHeader } from '../format/layout.js'
 import type { Dict } from './dict.js'
-import { isLmdbData, isPageFile, readTableHeader } from './header.js'
+import { isPageFile, readTableHeader } from './header.js'
+import { isLmdbFile, openLmdb } from '../lmdb/dict.js'
 import { mapReadOnly } from './mmap.js'
 import { PageFileDict, type Segment } from './pagefile.js'
 
@@ -26,9 +26,10 @@ export function open(file: string): Dict {
     if (fd >= 0) fs.closeSync(fd)
     throw ioError(file, err, 'open the table')
   }
-  if (isLmdbData(first)) {
+  if (isLmdbFile(first)) {
+    // lmdb-js itself loads on this first use (src/lmdb/schema.ts): page-file workers never pay for it.
     fs.closeSync(fd)
-    return loadLmdb().openLmdb(file)
+    return openLmdb(file)
   }
   try {
     if (!isPageFile(first)) {
@@ -92,13 +93,3 @@ function openShards(header: TableHeader, file: string): Segment[] {
   })
 }
 
-/**
- * The LMDB reader, loaded on first use: importing lmdb-js costs about 40 ms, which every
- * page-file worker would otherwise pay at start. open() is synchronous, so this is a
- * require of the ES module (Node >= 20.19).
- */
-let lmdbModule: typeof import('../lmdb/dict.js') | undefined
-function loadLmdb(): typeof import('../lmdb/dict.js') {
-  lmdbModule ??= createRequire(import.meta.url)('../lmdb/dict.js') as typeof import('../lmdb/dict.js')
-  return lmdbModule
-}
