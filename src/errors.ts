@@ -66,3 +66,15 @@ export function ioError(path: string, err: unknown, doing: string): PagedictErro
     : (err as Error)?.message ?? String(err)
   return new PagedictError('E_IO', `${path}: cannot ${doing}: ${reason}`, { path, cause: err })
 }
+
+/**
+ * The one message for a duplicate key under --on-duplicate error, for every backend:
+ * "file:line: duplicate key "k" (first at line N)", naming the earlier file when it differs.
+ */
+export function duplicateKeyError(inputs: readonly string[], again: { input: number; line: number }, first: { input: number; line: number }, key: string): PagedictError {
+  const path = inputs[again.input] ?? 'input'
+  const firstPath = inputs[first.input] ?? 'input'
+  const where = firstPath === path ? `line ${first.line}` : `${firstPath}:${first.line}`
+  const shown = key.length > 80 ? key.slice(0, 80) + '…' : key
+  return inputError(path, again.line, `duplicate key ${JSON.stringify(shown)} (first at ${where}); pass --on-duplicate first or last to keep one`, 'E_DUPLICATE')
+}

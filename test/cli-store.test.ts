@@ -30,11 +30,14 @@ function noLeftovers(table: string): void {
   expect(fs.readdirSync(path.dirname(table)).filter((n) => n.startsWith(`.${path.basename(table)}.tmp-`))).toEqual([])
 }
 
-describe('pagedict build and get on OpenFlights airports', () => {
-  const table = path.join(dir, 'airports.pdict')
+const BACKENDS = ['pagefile', 'lmdb'] as const
+
+describe.each(BACKENDS)('pagedict build and get on OpenFlights airports (%s)', (backend) => {
+  const table = path.join(dir, `airports.${backend}`)
+  const build = (args: string[]) => pagedict(['build', ...args, '--backend', backend])
 
   it('keys airports by id (column 1) with every other column as the value', () => {
-    const r = pagedict(['build', airportsFile, '--format', 'csv', '-o', table, '--json'])
+    const r = build([airportsFile, '--format', 'csv', '-o', table, '--json'])
     expect(r.status).toBe(0)
     const report = JSON.parse(r.stdout) as { keys: number; codec: string }
     expect(report.keys).toBe(byId.size)
@@ -63,28 +66,28 @@ describe('pagedict build and get on OpenFlights airports', () => {
   it('keys airports by ICAO code through a header, with named value columns', () => {
     const csv = path.join(dir, 'airports-header.csv')
     fs.writeFileSync(csv, HEADER + '\n' + fs.readFileSync(airportsFile, 'utf8'))
-    const icao = path.join(dir, 'icao.pdict')
-    const r = pagedict(['build', csv, '--header', '--key', 'icao', '--value', 'name,city', '-o', icao])
+    const icao = path.join(dir, `icao.${backend}`)
+    const r = build([csv, '--header', '--key', 'icao', '--value', 'name,city', '-o', icao])
     expect(r.status).toBe(0)
     const expected = new Map(airports.map((row) => [row[5], [row[1], row[2]]]))
     for (const rec of getJson(icao, ['KJFK', 'EGLL', 'YSSY', 'AYGA'])) expect(rec.value).toEqual(expected.get(rec.key))
     const info = JSON.parse(pagedict(['info', icao, '--json']).stdout) as Record<string, unknown>
-    expect(info).toMatchObject({ keys: expected.size, backend: 'pagefile', format_version: 1, codec: 'list' })
+    expect(info).toMatchObject({ keys: expected.size, backend, format_version: 1, codec: 'list' })
     expect(info.build).toMatchObject({ key: 'icao', value: 'name,city', header: true, on_duplicate: 'error' })
   })
 
   it('refuses duplicate IATA codes by default, and keeps the first or last when asked', () => {
     const csv = path.join(dir, 'airports-header.csv')
-    const iata = path.join(dir, 'iata.pdict')
+    const iata = path.join(dir, `iata.${backend}`)
     // IATA is \N for many airports: the default policy names the second one's line.
-    const dup = pagedict(['build', csv, '--header', '--key', 'iata', '--value', 'name', '-o', iata])
+    const dup = build([csv, '--header', '--key', 'iata', '--value', 'name', '-o', iata])
     const rows = airports.map((row, i) => ({ iata: row[4], name: row[1], line: i + 2 }))
     const firstDup = rows.find((row, i) => rows.findIndex((o) => o.iata === row.iata) < i)!
     const firstSeen = rows.find((o) => o.iata === firstDup.iata)!
     expectUsageError(dup, new RegExp(`airports-header\\.csv:${firstDup.line}: duplicate key "${firstDup.iata.replace(/\\/g, '\\\\\\\\')}" \\(first at line ${firstSeen.line}\\)`), expect)
     noLeftovers(iata)
     for (const policy of ['first', 'last']) {
-      expect(pagedict(['build', csv, '--header', '--key', 'iata', '--value', 'name', '--on-duplicate', policy, '-o', iata]).status).toBe(0)
+      expect(build([csv, '--header', '--key', 'iata', '--value', 'name', '--on-duplicate', policy, '-o', iata]).status).toBe(0)
       const named = rows.filter((row) => row.iata === '\\N')
       expect(getJson(iata, ['\\N'])[0].value).toBe(policy === 'first' ? named[0].name : named[named.length - 1].name)
     }
@@ -93,7 +96,7 @@ describe('pagedict build and get on OpenFlights airports', () => {
   it('verifies a sound table and dumps every entry', () => {
     const v = pagedict(['verify', table])
     expect(v.status).toBe(0)
-    expect(v.stdout).toMatch(/: ok: \d+ pages, 7698 keys/)
+    expect(v.stdout).toMatch(/: ok: .*7698 (keys|entries)/)
     const dump = pagedict(['dump', table, '--format', 'jsonl'])
     const dumped = new Map(dump.stdout.trimEnd().split('\n').map((l) => {
       const o = JSON.parse(l) as { key: string; value: string[] }
@@ -105,10 +108,11 @@ describe('pagedict build and get on OpenFlights airports', () => {
   })
 })
 
-describe('other table kinds', () => {
+describe.each(BACKENDS)('other table kinds (%s)', (backend) => {
+  const build = (args: string[]) => pagedict(['build', ...args, '--backend', backend])
   it('builds the word list as a key set', () => {
-    const table = path.join(dir, 'words.pdict')
-    expect(pagedict(['build', path.join(FIXTURES, 'english-words', 'words.txt'), '-o', table]).status).toBe(0)
+    const table = path.join(dir, `words.${backend}`)
+    expect(build([path.join(FIXTURES, 'english-words', 'words.txt'), '-o', table]).status).toBe(0)
     const asked = [words[0], words[1000], words[words.length - 1], 'zzzz-not-a-word']
     expect(getJson(table, asked)).toEqual([...asked.slice(0, 3).map((key) => ({ key, found: true })), { key: 'zzzz-not-a-word', found: false }])
     expect(JSON.parse(pagedict(['info', table, '--json']).stdout)).toMatchObject({ keys: words.length, codec: 'none' })
@@ -117,16 +121,16 @@ describe('other table kinds', () => {
   it('builds JSONL by a nested key path, and one big JSON object', () => {
     const jsonl = path.join(dir, 'airports.jsonl')
     fs.writeFileSync(jsonl, airports.map((r) => JSON.stringify({ name: r[1], codes: { iata: r[4], id: Number(r[0]) }, geo: [Number(r[6]), Number(r[7])] })).join('\n') + '\n')
-    const t1 = path.join(dir, 'jsonl.pdict')
-    expect(pagedict(['build', jsonl, '--key', 'codes.id', '-o', t1]).status).toBe(0)
+    const t1 = path.join(dir, `jsonl.${backend}`)
+    expect(build([jsonl, '--key', 'codes.id', '-o', t1]).status).toBe(0)
     expect(getJson(t1, ['3797'])[0].value).toEqual({ name: 'John F Kennedy International Airport', codes: { iata: 'JFK', id: 3797 }, geo: [40.63980103, -73.77890015] })
-    const t2 = path.join(dir, 'jsonl-name.pdict')
-    expect(pagedict(['build', jsonl, '--key', 'codes.id', '--value', 'name', '-o', t2]).status).toBe(0)
+    const t2 = path.join(dir, `jsonl-name.${backend}`)
+    expect(build([jsonl, '--key', 'codes.id', '--value', 'name', '-o', t2]).status).toBe(0)
     expect(getJson(t2, ['3797'])[0].value).toBe('John F Kennedy International Airport')
     const json = path.join(dir, 'airports.json')
     fs.writeFileSync(json, JSON.stringify(Object.fromEntries(airports.map((r) => [r[5], { name: r[1], alt: Number(r[8]) }])), null, 2))
-    const t3 = path.join(dir, 'json.pdict')
-    expect(pagedict(['build', json, '-o', t3]).status).toBe(0)
+    const t3 = path.join(dir, `json.${backend}`)
+    expect(build([json, '-o', t3]).status).toBe(0)
     expect(getJson(t3, ['KJFK'])[0].value).toEqual({ name: 'John F Kennedy International Airport', alt: 13 })
   })
 
@@ -137,8 +141,8 @@ describe('other table kinds', () => {
     fs.writeFileSync(named, gz)
     fs.writeFileSync(unnamed, gz)
     for (const input of [named, unnamed]) {
-      const table = input + '.pdict'
-      expect(pagedict(['build', input, '-o', table]).status).toBe(0)
+      const table = `${input}.${backend}`
+      expect(build([input, '-o', table]).status).toBe(0)
       expect(getJson(table, ['3797'])[0].value).toEqual(byId.get('3797'))
     }
   })
@@ -146,10 +150,33 @@ describe('other table kinds', () => {
   it('makes an empty table from an empty input', () => {
     const empty = path.join(dir, 'empty.csv')
     fs.writeFileSync(empty, '')
-    const table = path.join(dir, 'empty.pdict')
-    expect(pagedict(['build', empty, '-o', table]).status).toBe(0)
+    const table = path.join(dir, `empty.${backend}`)
+    expect(build([empty, '-o', table]).status).toBe(0)
     expect(JSON.parse(pagedict(['info', table, '--json']).stdout)).toMatchObject({ keys: 0 })
     expect(pagedict(['get', table, 'x']).status).toBe(1)
+  })
+})
+
+describe('put and delete', () => {
+  it('update an LMDB table in place and refuse a page file', () => {
+    const input = path.join(dir, 'kv.csv')
+    fs.writeFileSync(input, 'a,1\nb,2\n')
+    const lmdb = path.join(dir, 'kv.lmdb')
+    const page = path.join(dir, 'kv.pdict')
+    expect(pagedict(['build', input, '--backend', 'lmdb', '-o', lmdb]).status).toBe(0)
+    expect(pagedict(['build', input, '-o', page]).status).toBe(0)
+    expect(pagedict(['put', lmdb, 'c', '3', 'a', 'one']).status).toBe(0)
+    expect(pagedict(['put', lmdb], { input: 'd\t4\r\n' }).status).toBe(0)
+    expect(pagedict(['delete', lmdb, 'b']).status).toBe(0)
+    expect(getJson(lmdb, ['a', 'b', 'c', 'd'])).toEqual([
+      { key: 'a', found: true, value: 'one' },
+      { key: 'b', found: false },
+      { key: 'c', found: true, value: '3' },
+      { key: 'd', found: true, value: '4' },
+    ])
+    expect(JSON.parse(pagedict(['info', lmdb, '--json']).stdout)).toMatchObject({ keys: 3 })
+    expectUsageError(pagedict(['put', page, 'c', '3']), /kv\.pdict: a page file is read-only; rebuild it/, expect)
+    expectUsageError(pagedict(['delete', page, 'a']), /kv\.pdict: a page file is read-only; rebuild it/, expect)
   })
 })
 

@@ -135,7 +135,7 @@ describe('lmdb duplicates', () => {
     const err = await build(CODEC_STRING, records).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(PagedictError)
     expect(err).toMatchObject({ code: 'E_DUPLICATE', path: 'in.csv', line: 3 })
-    expect((err as Error).message).toBe('in.csv:3: duplicate key "a" (first seen at in.csv:1); pass --on-duplicate first|last to keep one')
+    expect((err as Error).message).toBe('in.csv:3: duplicate key "a" (first at line 1); pass --on-duplicate first or last to keep one')
     expect(readdirSync(dir)).toEqual([])
   })
 

@@ -16,7 +16,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { PagedictError, ioError } from '../errors.js'
+import { PagedictError, duplicateKeyError, ioError } from '../errors.js'
 import {
   H_CHECKSUM_OFF,
   MAX_INLINE_VALUE_BYTES,
@@ -381,14 +381,8 @@ class Duplicates {
 
   private duplicate(first: number, again: number): PagedictError {
     const p = this.part
-    const input = this.opts.inputs[p.inputIndex[again]] ?? 'input'
-    const firstInput = this.opts.inputs[p.inputIndex[first]] ?? 'input'
-    const key = p.buf.toString('utf8', p.keyAt[again], p.keyAt[again] + Math.min(p.keyLen[again], 80))
-    const where = firstInput === input ? `line ${p.line[first]}` : `${firstInput}:${p.line[first]}`
-    return new PagedictError('E_DUPLICATE', `${input}:${p.line[again]}: duplicate key ${JSON.stringify(key)} (first at ${where}); pass --on-duplicate first or last to keep one`, {
-      path: input,
-      line: p.line[again],
-    })
+    const key = p.buf.toString('utf8', p.keyAt[again], p.keyAt[again] + p.keyLen[again])
+    return duplicateKeyError(this.opts.inputs, { input: p.inputIndex[again], line: p.line[again] }, { input: p.inputIndex[first], line: p.line[first] }, key)
   }
 }
 

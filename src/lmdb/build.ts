@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { PagedictError, inputError, ioError } from '../errors.js'
+import { PagedictError, duplicateKeyError, inputError, ioError } from '../errors.js'
 import { CODEC_NAMES, MAX_KEY_BYTES, MAX_VALUE_BYTES, type CodecId } from '../format/layout.js'
 import type { OnDuplicate, RecordSource } from '../build/options.js'
 import { KeyRange, LMDB_FORMAT_VERSION, META_EMPTY_KEY, lmdbError, openEnv, writeInfo, type LmdbEnv } from './schema.js'
@@ -127,8 +127,7 @@ function load(env: LmdbEnv, sorter: RecordSorter, opts: LmdbBuildOptions): numbe
     put(env, range, r, true)
   })
   if (dup) {
-    const first = `${inputs[dup.firstInput]}:${dup.firstLine}`
-    throw inputError(inputs[dup.input], dup.line, `duplicate key ${JSON.stringify(dup.key)} (first seen at ${first}); pass --on-duplicate first|last to keep one`, 'E_DUPLICATE')
+    throw duplicateKeyError(inputs, dup, { input: dup.firstInput, line: dup.firstLine }, dup.key)
   }
   return keys
 }
