@@ -23,12 +23,14 @@ import {
   MAX_MAPPED_BYTES,
   PAGE_SIZE,
   P_HEADER_BYTES,
+  READ_VERSION,
   SH_CHECKSUM_OFF,
   SH_HEADER_BYTES,
   type ShardEntry,
   TARGET_FILL,
   TARGET_SHARD_BYTES,
   type TableHeader,
+  WRITE_VERSION,
   bucketOf,
   encodeShardHeader,
   encodeTableHeader,
@@ -108,8 +110,8 @@ export async function buildPageFile(source: RecordSource, output: string, opts: 
       try {
         const shards = packAll(parts, plan, partitionMax, seed, opts, buildId, names, temps)
         const header: TableHeader = {
-          readVersion: 1,
-          writeVersion: 1,
+          readVersion: READ_VERSION,
+          writeVersion: WRITE_VERSION,
           headerPages: plan.headerBytes / PAGE_SIZE,
           keyCount: shards.reduce((n, s) => n + s.entry.keyCount, 0),
           seedLow: seed % 2 ** 32,
@@ -163,9 +165,14 @@ function randomSeed(): number {
   return crypto.randomBytes(8).readUIntLE(0, 6) * 32 + (crypto.randomBytes(1)[0] & 31)
 }
 
-/** The next seed after a long spill: derived, so a build with --seed stays reproducible. */
+/**
+ * The next seed after a long spill: derived, so a build with --seed stays reproducible, and
+ * mixed through all 53 bits (one 64-bit LCG step in exact integer arithmetic, top 53 bits),
+ * so a reseed is as far from the last seed as a random one.
+ */
 function nextSeed(seed: number): number {
-  return (seed * 6364136223 + 1442695040888963) % 2 ** 53
+  const next = (BigInt(seed) * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn
+  return Number(next >> 11n)
 }
 
 function partitionCount(expectedBytes: number, partitionMax: number): number {

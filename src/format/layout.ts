@@ -249,8 +249,8 @@ export function encodeTableHeader(h: TableHeader): Buffer {
   }
   const buf = Buffer.alloc(pages * PAGE_SIZE)
   TABLE_MAGIC.copy(buf, H_MAGIC_OFF)
-  buf.writeUInt16LE(READ_VERSION, H_READ_VERSION_OFF)
-  buf.writeUInt16LE(WRITE_VERSION, H_WRITE_VERSION_OFF)
+  buf.writeUInt16LE(h.readVersion, H_READ_VERSION_OFF)
+  buf.writeUInt16LE(h.writeVersion, H_WRITE_VERSION_OFF)
   buf.writeUInt32LE(PAGE_SIZE, H_PAGE_SIZE_OFF)
   buf.writeUInt32LE(pages, H_HEADER_PAGES_OFF)
   buf.writeUInt32LE(h.shards.length, H_SHARD_COUNT_OFF)
@@ -352,12 +352,13 @@ export function decodeTableHeader(region: Buffer, path: string): TableHeader {
   if (metaOff < H_DIRECTORY_OFF + shardCount * SHARD_ENTRY_BYTES || metaOff + metaLen > headerBytes) {
     throw corrupt(path, 'metadata range', `${metaOff}+${metaLen}`, `within ${headerBytes} header bytes`)
   }
-  let metadata: Record<string, unknown>
+  let metadata: unknown
   try {
-    metadata = JSON.parse(region.toString('utf8', metaOff, metaOff + metaLen)) as Record<string, unknown>
+    metadata = JSON.parse(region.toString('utf8', metaOff, metaOff + metaLen))
   } catch {
     throw corrupt(path, 'metadata', 'not JSON', 'a JSON object')
   }
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw corrupt(path, 'metadata', 'not a JSON object', 'a JSON object')
   const shards: ShardEntry[] = []
   let nextBucket = 0
   let keySum = 0
@@ -378,6 +379,9 @@ export function decodeTableHeader(region: Buffer, path: string): TableHeader {
     // real length, so a truncated file is reported as truncated, not as a bad field.
     if (s.name === '' && (shardCount !== 1 || s.dataOffset !== headerBytes)) {
       throw corrupt(path, `${where} inline layout`, `${shardCount} shards, data at ${s.dataOffset}`, `1 shard, data at ${headerBytes}`)
+    }
+    if (s.name !== '' && s.dataOffset !== SH_HEADER_BYTES) {
+      throw corrupt(path, `${where} data_offset`, s.dataOffset, `${SH_HEADER_BYTES} (after the shard's header page)`)
     }
     if (s.name !== '' && (s.name.includes('/') || s.name.includes('\\') || s.name === '.' || s.name === '..')) {
       throw corrupt(path, `${where} name`, JSON.stringify(s.name), 'a plain file name')
@@ -401,7 +405,7 @@ export function decodeTableHeader(region: Buffer, path: string): TableHeader {
     buildTime: readU64(region, H_BUILD_TIME_OFF),
     buildId: Buffer.from(region.subarray(H_BUILD_ID_OFF, H_BUILD_ID_OFF + BUILD_ID_BYTES)),
     shards,
-    metadata,
+    metadata: metadata as Record<string, unknown>,
   }
 }
 
@@ -447,6 +451,9 @@ export function checkShardHeader(page: Buffer, path: string, index: number, buil
     throw new PagedictError('E_MAGIC', `${path}: not a pagedict shard file`, { path })
   }
   const readVersion = page.readUInt16LE(SH_READ_VERSION_OFF)
+  if (readVersion < 1 || page.readUInt32LE(SH_PAGE_SIZE_OFF) !== PAGE_SIZE) {
+    throw corrupt(path, 'shard read_version/page_size', `${readVersion}/${page.readUInt32LE(SH_PAGE_SIZE_OFF)}`, `>= 1/${PAGE_SIZE}`)
+  }
   if (readVersion > READ_VERSION) {
     throw new PagedictError('E_VERSION', `${path}: shard format version ${readVersion} is newer than this pagedict reads (${READ_VERSION})`, {
       path,

@@ -14,13 +14,51 @@ import { isLmdbFile, openLmdb } from '../lmdb/dict.js'
 import { mapReadOnly } from './mmap.js'
 import { PageFileDict, type Segment } from './pagefile.js'
 
+/**
+ * A table republished between reading its file and opening its shards has unlinked those
+ * shards; the new table file is then in place, so opening again reads a whole table.
+ */
+const REPUBLISH_RETRIES = 3
+
 export function open(file: string): Dict {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openOnce(file)
+    } catch (err) {
+      if (!(err instanceof ShardMissing) || attempt > REPUBLISH_RETRIES || !replacedSince(file, err.tableIno)) {
+        throw err instanceof ShardMissing ? err.error : err
+      }
+    }
+  }
+}
+
+class ShardMissing extends Error {
+  constructor(
+    readonly error: PagedictError,
+    readonly tableIno: number,
+  ) {
+    super(error.message)
+  }
+}
+
+function replacedSince(file: string, ino: number): boolean {
+  try {
+    return fs.statSync(file).ino !== ino
+  } catch {
+    return false
+  }
+}
+
+function openOnce(file: string): Dict {
   const first = Buffer.alloc(64)
   let fd = -1
   let size = 0
+  let ino = 0
   try {
     fd = fs.openSync(file, 'r')
-    size = fs.fstatSync(fd).size
+    const st = fs.fstatSync(fd)
+    size = st.size
+    ino = st.ino
     fs.readSync(fd, first, 0, first.length, 0)
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd)
@@ -40,7 +78,7 @@ export function open(file: string): Dict {
     }
     const buf = mapReadOnly(fd, size, file)
     const header = readTableHeader(buf, file, size)
-    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, buf, file)] : openShards(header, file)
+    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, buf, file)] : openShards(header, file, ino)
     const bytes = size + header.shards.reduce((n, s) => n + (s.name === '' ? 0 : s.fileLength), 0)
     return new PageFileDict(file, header, segments, bytes)
   } finally {
@@ -53,6 +91,7 @@ function segmentOf(header: TableHeader, index: number, buf: Buffer, file: string
   const s = header.shards[index]
   return {
     buf,
+    words: new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2),
     file,
     firstBucket: s.firstBucket,
     bucketCount: s.bucketCount,
@@ -65,7 +104,7 @@ function segmentOf(header: TableHeader, index: number, buf: Buffer, file: string
   }
 }
 
-function openShards(header: TableHeader, file: string): Segment[] {
+function openShards(header: TableHeader, file: string, tableIno: number): Segment[] {
   const dir = path.dirname(path.resolve(file))
   return header.shards.map((s, index) => {
     const shardFile = path.join(dir, s.name)
@@ -74,7 +113,8 @@ function openShards(header: TableHeader, file: string): Segment[] {
       try {
         fd = fs.openSync(shardFile, 'r')
       } catch (err) {
-        throw new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
+        const missing = new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
+        throw new ShardMissing(missing, tableIno)
       }
       const size = fs.fstatSync(fd).size
       if (size !== s.fileLength) {

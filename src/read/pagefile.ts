@@ -40,6 +40,8 @@ const MAX_RECORDS_PER_PAGE = Math.floor((PAGE_SIZE - P_HEADER_BYTES) / (DIRECTOR
 /** One shard's mapping and geometry. */
 export interface Segment {
   buf: Buffer
+  /** The same mapping as 32-bit words, for comparing four fingerprints at a time. */
+  words: Uint32Array
   file: string
   firstBucket: number
   bucketCount: number
@@ -187,12 +189,14 @@ export class PageFileDict implements Dict {
   /** Look for the key bytes[start, end) whose hash is (high, low). */
   private probe(high: number, low: number, bytes: Uint8Array, start: number, end: number): boolean {
     const fp = fingerprintOf(low)
+    const fp4 = Math.imul(fp, 0x01010101)
     const bucket = bucketOf(high, this.bucketCount)
     const segs = this.segments
     let seg = segs[0]
     if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
     else if (seg === undefined) throw closed(this.path)
     const buf = seg.buf
+    const words = seg.words
     const keyLen = end - start
     const home = bucket - seg.firstBucket
     const lastPage = Math.min(seg.pageCount - 1, home + seg.maxSpill)
@@ -206,31 +210,42 @@ export class PageFileDict implements Dict {
       if (count > MAX_RECORDS_PER_PAGE) throw corruptPage(seg, page, `record count ${count}`)
       const fps = base + P_FINGERPRINTS_OFF
       const offs = fps + count
-      for (let i = 0; i < count; i++) {
-        if (buf[fps + i] !== fp) continue
-        const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
-        if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
-        let at = rec
-        let klen = buf[at]
-        if (klen < 0x80) at++
-        else {
-          klen = readVarint(buf, at, limit)
-          at = varintEnd
+      // Compare four fingerprints at a time: a word with no byte equal to fp (no zero byte
+      // after the xor) is skipped; a word that may have one is checked byte by byte, so the
+      // bytes past `count` (the offsets that follow) can never match.
+      let wi = fps >>> 2
+      const wordEnd = wi + ((count + 3) >>> 2)
+      for (; wi < wordEnd; wi++) {
+        const x = words[wi] ^ fp4
+        if (((x - 0x01010101) & ~x & 0x80808080) === 0) continue
+        const first = wi * 4 - fps
+        const last = first + 4 < count ? first + 4 : count
+        for (let i = first; i < last; i++) {
+          if (buf[fps + i] !== fp) continue
+          const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+          if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
+          let at = rec
+          let klen = buf[at]
+          if (klen < 0x80) at++
+          else {
+            klen = readVarint(buf, at, limit)
+            at = varintEnd
+          }
+          if (klen !== keyLen) continue
+          let tag = buf[at]
+          if (tag < 0x80) at++
+          else {
+            tag = readVarint(buf, at, limit)
+            if (tag < 0) throw corruptPage(seg, page, 'value length')
+            at = varintEnd
+          }
+          if (at + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
+          let j = 0
+          while (j < keyLen && buf[at + j] === bytes[start + j]) j++
+          if (j !== keyLen) continue
+          at += keyLen
+          return this.locateValue(seg, page, at, limit, tag)
         }
-        if (klen !== keyLen) continue
-        let tag = buf[at]
-        if (tag < 0x80) at++
-        else {
-          tag = readVarint(buf, at, limit)
-          if (tag < 0) throw corruptPage(seg, page, 'value length')
-          at = varintEnd
-        }
-        if (at + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
-        let j = 0
-        while (j < keyLen && buf[at + j] === bytes[start + j]) j++
-        if (j !== keyLen) continue
-        at += keyLen
-        return this.locateValue(seg, page, at, limit, tag)
       }
       if (page === home) {
         const bit = overflowBitOf(low)

@@ -8,7 +8,7 @@
 import zlib from 'node:zlib'
 import { PagedictError } from '../errors.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
-import { type CodecId, PAGE_SIZE, P_CHECKSUM_OFF, P_OVERFLOW_OFF, bucketOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
+import { type CodecId, PAGE_CONTINUES, PAGE_SIZE, P_CHECKSUM_OFF, P_FLAGS_OFF, P_OVERFLOW_OFF, P_RESERVED_OFF, bucketOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
 import { decodeValue } from '../format/values.js'
 import type { Dict } from './dict.js'
 import { open } from './open.js'
@@ -45,7 +45,6 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
   }
   const header = dict.header
   let pages = 0
-  const badPages = new Set<string>()
   for (const seg of dict.segmentsForVerify) {
     for (let page = 0; page < seg.pageCount; page++) {
       pages++
@@ -53,10 +52,8 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
       const copy = Buffer.from(seg.buf.subarray(base, base + PAGE_SIZE))
       const stored = copy.readUInt32LE(P_CHECKSUM_OFF)
       copy.writeUInt32LE(0, P_CHECKSUM_OFF)
-      if (zlib.crc32(copy) !== stored) {
-        note(`${seg.file}: page ${page}: checksum mismatch`)
-        badPages.add(`${seg.file}:${page}`)
-      }
+      if (zlib.crc32(copy) !== stored) note(`${seg.file}: page ${page}: checksum mismatch`)
+      if ((copy[P_FLAGS_OFF] & ~PAGE_CONTINUES) !== 0 || copy[P_RESERVED_OFF] !== 0) note(`${seg.file}: page ${page}: unknown flags or a nonzero reserved byte`)
     }
   }
   // Walk the records. A structural error stops the walk of that table (the iterator cannot
@@ -78,6 +75,13 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
         const bit = overflowBitOf(low)
         const at = seg.dataOffset + home * PAGE_SIZE + P_OVERFLOW_OFF + (bit >>> 3)
         if ((seg.buf[at] & (1 << (bit & 7))) === 0) note(`${where}: spilled from page ${home} without its overflow bit`)
+        // A lookup walks from the home page only while each page says CONTINUES.
+        for (let p = home; p < r.page; p++) {
+          if ((seg.buf[seg.dataOffset + p * PAGE_SIZE + P_FLAGS_OFF] & PAGE_CONTINUES) === 0) {
+            note(`${where}: spilled from page ${home} past page ${p}, which does not say CONTINUES`)
+            break
+          }
+        }
       }
       if (r.fingerprint !== fingerprintOf(low)) note(`${where}: fingerprint mismatch`)
       try {
@@ -103,7 +107,7 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
     ok: problems.length === 0,
     keys,
     pages,
-    checked: ['header checksum', 'page checksums', 'record bounds', 'key placement', 'fingerprints', 'overflow filters', 'values', 'value area checksums', 'key counts'],
+    checked: ['header checksum', 'page checksums', 'record bounds', 'page flags', 'key placement', 'continuation flags', 'fingerprints', 'overflow filters', 'values', 'value area checksums', 'key counts'],
     problems,
   }
 }
