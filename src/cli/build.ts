@@ -43,7 +43,7 @@ export function registerBuild(program: Command): void {
       'after',
       `
 Examples:
-  pagedict build airports.dat --key 1 -o airports.pdict
+  pagedict build airports.dat --format csv --key 1 -o airports.pdict
   pagedict build airports.csv --header --key ICAO --value Name,City -o icao.pdict
   pagedict build words.txt -o words.pdict                      (a key set)
   pagedict build users.jsonl.gz --key user.id --value . -o users.pdict

@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
       'after',
       `
 Examples:
-  pagedict build airports.dat --key 1 -o airports.pdict
+  pagedict build airports.dat --format csv --key 1 -o airports.pdict
   pagedict get airports.pdict 3797
   pagedict run airports.pdict 'routes/*.csv' --key 4 --emit join -o joined.csv
   pagedict info airports.pdict --json
