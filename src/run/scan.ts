@@ -1,0 +1,170 @@
+/**
+ * The hot loop of `pagedict run`: read a data file in large blocks into one reused Buffer
+ * (src/scan/chunks.ts), find each record's key field in the bytes (src/scan/csv.ts for
+ * CSV/TSV, json-key.ts for JSONL) and look those bytes up where they lie with
+ * dict.lookupRange. No string, no array and no object per line; a handler, when given,
+ * sees the record's bytes and, on a hit, the value's location in dict.lastValue.
+ */
+import { PagedictError, inputError } from '../errors.js'
+import type { Dict } from '../read/dict.js'
+import { bomLength, readBlocks, type BlockHandler } from '../scan/chunks.js'
+import { COMMA, NEED_MORE, RecordSplitter, TAB, UNTERMINATED } from '../scan/csv.js'
+import { JsonKeyFinder } from './json-key.js'
+import { type ScanOptions, checkScanOptions, formatOf } from './spec.js'
+
+export type { ScanOptions } from './spec.js'
+
+export interface ScanStats {
+  /** Records scanned (a CSV record with quoted newlines is one); the header is not counted. */
+  lines: number
+  matched: number
+  missed: number
+  /** Bytes read from the file (compressed bytes for gzip). */
+  bytes: number
+}
+
+/**
+ * Called once per record: whether its key was found, and the record `buf[start, end)`
+ * without its line end. Valid only during the call: the buffer is reused.
+ */
+export type LineHandler = (found: boolean, buf: Buffer, start: number, end: number) => void
+
+interface Counts {
+  lines: number
+  matched: number
+}
+
+/** Scan `path` with `dict`; see {@link ScanOptions}. */
+export async function scanFile(
+  dict: Dict,
+  path: string,
+  options: ScanOptions,
+  onLine: LineHandler | undefined,
+  signal?: AbortSignal,
+  onBytes?: (total: number) => void,
+): Promise<ScanStats> {
+  const opts = checkScanOptions(options)
+  const format = formatOf(path, opts.format)
+  const counts: Counts = { lines: 0, matched: 0 }
+  let read = 0
+  const block =
+    format === 'jsonl'
+      ? jsonlBlocks(dict, path, opts, onLine, counts)
+      : delimitedBlocks(dict, path, opts, format === 'tsv', onLine, counts)
+  const result = await readBlocks(path, block, {
+    signal,
+    onBytes: onBytes && ((n) => onBytes((read += n))),
+    lineAt: () => counts.lines + 1,
+  })
+  return { lines: counts.lines, matched: counts.matched, missed: counts.lines - counts.matched, bytes: result.bytes }
+}
+
+function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boolean, onLine: LineHandler | undefined, counts: Counts): BlockHandler {
+  const delimiter = opts.delimiter ? opts.delimiter.charCodeAt(0) : tsv ? TAB : COMMA
+  const quoting = !tsv
+  let key = opts.key ?? 1
+  if (typeof key === 'string' && !opts.header) {
+    throw new PagedictError('E_OPTION', `key: "${key}" names a column, which needs the header option (or give a column number)`, { option: 'key' })
+  }
+  let k = typeof key === 'number' ? key - 1 : -1
+  let splitter = new RecordSplitter({ delimiter, quoting, maxFields: k + 1 })
+  let started = false
+  // Physical lines before the current record, for "file:line" in error messages.
+  let lineNo = 0
+
+  /** The file's first bytes: a byte order mark, then the header record when there is one. */
+  const start = (buf: Buffer, pos: number, end: number, eof: boolean): number => {
+    const bom = bomLength(buf, pos, end, eof)
+    if (bom < 0) return -1
+    pos += bom
+    if (opts.header) {
+      if (pos === end) return eof ? pos : -1
+      const full = new RecordSplitter({ delimiter, quoting })
+      const next = full.split(buf, pos, end, eof)
+      if (next === NEED_MORE) return -1
+      if (next === UNTERMINATED) throw inputError(path, 1, 'the header has a quoted field that is never closed')
+      if (typeof key === 'string') {
+        const names: string[] = []
+        const utf8 = new TextDecoder()
+        for (let i = 0; i < full.count; i++) names.push(utf8.decode(full.bytes.subarray(full.starts[i], full.ends[i])))
+        k = names.indexOf(key)
+        if (k < 0) throw inputError(path, 1, `the header has no column named "${key}" (it has ${names.map((n) => JSON.stringify(n)).join(', ')})`)
+        key = k + 1
+        splitter = new RecordSplitter({ delimiter, quoting, maxFields: k + 1 })
+      }
+      opts.onHeader?.(buf, pos, full.recordEnd)
+      lineNo = 1 + full.innerLines
+      pos = next
+    }
+    started = true
+    return pos
+  }
+
+  return (buf, pos, end, eof) => {
+    if (!started) {
+      const at = start(buf, pos, end, eof)
+      if (at < 0) return pos
+      pos = at
+    }
+    const sp = splitter
+    const d = dict
+    let lines = 0
+    let matched = 0
+    while (pos < end) {
+      const next = sp.split(buf, pos, end, eof)
+      if (next < 0) {
+        if (next === UNTERMINATED) throw inputError(path, lineNo + lines + 1, 'a quoted field is never closed')
+        break
+      }
+      lines++
+      lineNo += sp.innerLines
+      const found = sp.count > k && d.lookupRange(sp.bytes, sp.starts[k], sp.ends[k])
+      if (found) matched++
+      if (onLine !== undefined) onLine(found, buf, pos, sp.recordEnd)
+      pos = next
+    }
+    lineNo += lines
+    counts.lines += lines
+    counts.matched += matched
+    return pos
+  }
+}
+
+function jsonlBlocks(dict: Dict, path: string, opts: ScanOptions, onLine: LineHandler | undefined, counts: Counts): BlockHandler {
+  if (opts.key === undefined) throw new PagedictError('E_OPTION', `key: ${path} is jsonl, which needs a field path such as "user.id"`, { option: 'key' })
+  const finder = new JsonKeyFinder(String(opts.key))
+  let started = false
+  return (buf, pos, end, eof) => {
+    if (!started) {
+      const bom = bomLength(buf, pos, end, eof)
+      if (bom < 0) return pos
+      pos += bom
+      started = true
+    }
+    const d = dict
+    let lines = 0
+    let matched = 0
+    while (pos < end) {
+      // JSON text cannot hold a raw newline, so a JSONL record is exactly one line.
+      let nl = buf.indexOf(10, pos)
+      if (nl < 0 || nl >= end) {
+        if (!eof) break
+        nl = end
+      }
+      const lineEnd = nl > pos && buf[nl - 1] === 13 ? nl - 1 : nl
+      let first = pos
+      while (first < lineEnd && (buf[first] === 0x20 || buf[first] === 0x09)) first++
+      // Blank lines separate nothing in JSONL: they are skipped, not counted.
+      if (first < lineEnd) {
+        lines++
+        const found = finder.find(buf, first, lineEnd) && d.lookupRange(finder.bytes, finder.start, finder.end)
+        if (found) matched++
+        if (onLine !== undefined) onLine(found, buf, pos, lineEnd)
+      }
+      pos = nl + 1
+    }
+    counts.lines += lines
+    counts.matched += matched
+    return Math.min(pos, end)
+  }
+}
