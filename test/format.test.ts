@@ -109,6 +109,7 @@ import { decodeValue, encodeValue } from '../src/format/values.js'
 import { readTableHeader } from '../src/read/header.js'
 import { open } from '../src/read/open.js'
 import { verify } from '../src/read/verify.js'
+import { rng } from './helpers/random.js'
 
 // ---- the document -------------------------------------------------------------------------
 
@@ -151,18 +152,6 @@ function freshDir(tag: string): string {
 }
 
 // ---- fixtures ------------------------------------------------------------------------------
-
-/** mulberry32: reproducible pseudo-random numbers. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** String entries with short, long (external) and edge-length values, the empty key included. */
 function stringEntries(seed: number, count: number): [string, string][] {

@@ -11,6 +11,8 @@ import { tableInput } from './input.js'
 import type { BackendChoice, BuildOptions, InputFormat, OnDuplicate, RecordSource } from './options.js'
 import { type BuildReport, buildPageFile } from './pagefile.js'
 import { packageVersion } from '../version.js'
+import { checkReplaceable, cleanLeftovers } from './publish.js'
+import { isTableFile } from '../read/header.js'
 
 export type { BuildOptions } from './options.js'
 export type { BuildReport } from './pagefile.js'
@@ -97,6 +99,8 @@ async function runBuild(
   const meta = { ...metadata, pagedict: packageVersion(), created: new Date().toISOString() }
   if (c.backend === 'lmdb') {
     const started = Date.now()
+    checkReplaceable(output, isTableFile)
+    cleanLeftovers(output)
     const r = await buildLmdbTable(output, source, { onDuplicate: c.onDuplicate, inputs, metadata: meta, memoryBytes: c.memory * 1024 * 1024 })
     return {
       output,

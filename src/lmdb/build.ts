@@ -7,10 +7,10 @@
  * target, and the directory fsynced. A failed build removes its temporary files and leaves an
  * old table untouched.
  */
-import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { PagedictError, duplicateKeyError, inputError, ioError } from '../errors.js'
+import { tempNames } from '../build/publish.js'
 import { CODEC_NAMES, MAX_KEY_BYTES, MAX_VALUE_BYTES, type CodecId } from '../format/layout.js'
 import type { OnDuplicate, RecordSource } from '../build/options.js'
 import { KeyRange, LMDB_FORMAT_VERSION, META_EMPTY_KEY, lmdbError, openEnv, writeInfo, type LmdbEnv } from './schema.js'
@@ -37,7 +37,9 @@ const APPEND = { append: true }
 
 export async function buildLmdbTable(output: string, source: RecordSource, opts: LmdbBuildOptions): Promise<LmdbBuildResult> {
   const target = resolve(output)
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${randomBytes(6).toString('hex')}`)
+  // The page file's temp naming (.<table>.tmp-<pid>-…): the next build of either backend
+  // removes what a killed build left.
+  const tmp = tempNames(output).prefix
   const sorter = new RecordSorter(tmp, opts.memoryBytes ?? DEFAULT_MEMORY_BYTES)
   let env: LmdbEnv | undefined
   // fail before reading any input; lmdb-js would otherwise create a missing directory

@@ -112,6 +112,21 @@ export function bomLength(buf: Uint8Array, start: number, end: number, eof: bool
 }
 
 /**
+ * A block handler that first skips a UTF-8 byte order mark at the very start of the input,
+ * then hands every block to `handler` from the position after it.
+ */
+export function skippingBom(handler: BlockHandler): BlockHandler {
+  let first = true
+  return (buf, start, end, eof) => {
+    if (!first) return handler(buf, start, end, eof)
+    const bom = bomLength(buf, start, end, eof)
+    if (bom < 0) return start
+    first = false
+    return handler(buf, start + bom, end, eof)
+  }
+}
+
+/**
  * Position just after the last '\n' in `buf[start, end)`, or `start` when there is none: the
  * complete lines of a block. Buffer#lastIndexOf is memrchr, so this is cheap per block.
  */
@@ -132,17 +147,10 @@ export async function readLines(
   opts: ReadBlocksOptions = {},
 ): Promise<ReadResult & { lines: number }> {
   let line = 1
-  let first = true
   const result = await readBlocks(
     path,
-    (buf, start, end, eof) => {
+    skippingBom((buf, start, end, eof) => {
       let pos = start
-      if (first) {
-        const bom = bomLength(buf, start, end, eof)
-        if (bom < 0) return start
-        pos += bom
-        first = false
-      }
       while (pos < end) {
         // indexOf searches to the buffer's end, so a hit past `end` (stale bytes) is a miss.
         let nl = buf.indexOf(10, pos)
@@ -154,7 +162,7 @@ export async function readLines(
         pos = nl + 1
       }
       return Math.min(pos, end)
-    },
+    }),
     { ...opts, lineAt: () => line },
   )
   return { ...result, lines: line - 1 }

@@ -13,7 +13,7 @@
  * appended to the field.
  */
 import { inputError } from '../errors.js'
-import { bomLength, readBlocks, type ReadBlocksOptions, type ReadResult } from './chunks.js'
+import { readBlocks, skippingBom, type ReadBlocksOptions, type ReadResult } from './chunks.js'
 
 export const COMMA = 0x2c
 export const TAB = 0x09
@@ -291,21 +291,13 @@ export async function readRecords(
   onRecord: (splitter: RecordSplitter) => void,
   opts: ReadBlocksOptions = {},
 ): Promise<ReadResult> {
-  let first = true
   return readBlocks(
     path,
-    (buf, start, end, eof) => {
-      let pos = start
-      if (first) {
-        const bom = bomLength(buf, start, end, eof)
-        if (bom < 0) return start
-        pos += bom
-        first = false
-      }
-      const next = splitter.splitBlock(buf, pos, end, eof, onRecord)
+    skippingBom((buf, start, end, eof) => {
+      const next = splitter.splitBlock(buf, start, end, eof, onRecord)
       if (next === UNTERMINATED) throw inputError(path, splitter.line, 'unterminated quoted field')
       return next
-    },
+    }),
     { ...opts, lineAt: () => splitter.nextLine },
   )
 }
