@@ -98,49 +98,65 @@ export class PageFileDict implements Dict {
   }
 
   getMany(keys: readonly Key[]): (Value | undefined)[] {
-    if (this.segments.length === 0) throw closed(this.path)
+    const segs = this.segments
+    if (segs.length === 0) throw closed(this.path)
     const n = keys.length
     const out: (Value | undefined)[] = new Array(n)
-    const batch = this.batchFor(n)
-    // Pass 1: encode and hash every key and touch its home page. The loads are independent
-    // of each other, so the CPU overlaps their cache and TLB misses; pass 2 then compares
-    // against lines that are already on their way.
+    const b = this.batchFor(n)
+    // A lookup waits on two memory loads in a row: its page's directory, then its record.
+    // One key at a time, each wait is paid in full. Here every pass issues one kind of load
+    // for all keys in a tight loop, so the CPU overlaps dozens of misses, and the last pass
+    // compares against lines already in cache.
+    // Pass 1, compute only: encode, hash, find the home page.
     let pos = 0
-    let sink = 0
     for (let i = 0; i < n; i++) {
       const k = keys[i]
-      let len: number
-      if (typeof k === 'string') {
-        len = this.keyBytes(k)
-        if (len >= 0) {
-          if (pos + len > batch.bytes.length) batch.bytes = grow(batch.bytes, pos + len)
-          this.scratch.copy(batch.bytes, pos, 0, len)
-        }
-      } else {
-        len = k.length > MAX_KEY_BYTES ? -1 : k.length
-        if (len >= 0) {
-          if (pos + len > batch.bytes.length) batch.bytes = grow(batch.bytes, pos + len)
-          batch.bytes.set(k, pos)
-        }
-      }
-      batch.start[i] = pos
-      batch.len[i] = len
+      const len = typeof k === 'string' ? this.keyBytes(k) : k.length > MAX_KEY_BYTES ? -1 : k.length
+      b.len[i] = len
       if (len < 0) continue
-      const high = pdhash64(batch.bytes, pos, pos + len, this.seedLow, this.seedHigh)
-      batch.high[i] = high
-      batch.low[i] = hashLow
+      if (pos + len > b.bytes.length) b.bytes = grow(b.bytes, pos + len)
+      if (typeof k === 'string') this.scratch.copy(b.bytes, pos, 0, len)
+      else b.bytes.set(k, pos)
+      b.start[i] = pos
+      const high = pdhash64(b.bytes, pos, pos + len, this.seedLow, this.seedHigh)
+      b.high[i] = high
+      b.low[i] = hashLow
       const bucket = bucketOf(high, this.bucketCount)
-      const seg = this.segments.length === 1 ? this.segments[0] : this.segments[this.segmentOf(bucket)]
-      const base = seg.dataOffset + (bucket - seg.firstBucket) * PAGE_SIZE
-      sink ^= seg.buf[base] ^ seg.buf[base + 64] ^ seg.buf[base + 128] ^ seg.buf[base + 192]
+      const s = segs.length === 1 ? 0 : this.segmentOf(bucket)
+      b.seg[i] = s
+      b.base[i] = segs[s].dataOffset + (bucket - segs[s].firstBucket) * PAGE_SIZE
       pos += len
     }
-    touched ^= sink
+    // Pass 2: touch each home page's header, fingerprints and offsets.
+    let sink = 0
     for (let i = 0; i < n; i++) {
-      const len = batch.len[i]
+      if (b.len[i] < 0) continue
+      const buf = segs[b.seg[i]].buf
+      const base = b.base[i]
+      sink ^= buf[base] ^ buf[base + 64] ^ buf[base + 128] ^ buf[base + 192]
+    }
+    // Pass 3: touch the record of each key's first fingerprint match.
+    for (let i = 0; i < n; i++) {
+      if (b.len[i] < 0) continue
+      const seg = segs[b.seg[i]]
+      const buf = seg.buf
+      const base = b.base[i]
+      const count = buf[base] | (buf[base + 1] << 8)
+      if (count > MAX_RECORDS_PER_PAGE) continue // pass 4 reports it
+      const fps = base + P_FINGERPRINTS_OFF
+      const m = nextMatch(buf, seg.words, fps, count, fingerprintOf(b.low[i]), 0)
+      if (m >= 0) {
+        const rec = base + (buf[fps + count + 2 * m] | (buf[fps + count + 2 * m + 1] << 8))
+        if (rec < base + PAGE_SIZE) sink ^= buf[rec]
+      }
+    }
+    touched ^= sink
+    // Pass 4: the lookups themselves.
+    for (let i = 0; i < n; i++) {
+      const len = b.len[i]
       if (len < 0) continue
-      const start = batch.start[i]
-      if (this.probe(batch.high[i], batch.low[i], batch.bytes, start, start + len)) {
+      const start = b.start[i]
+      if (this.probe(b.high[i], b.low[i], b.bytes, start, start + len)) {
         const v = this.lastValue
         out[i] = decodeValue(this.codecId, v.bytes, v.start, v.end)
       }
@@ -153,7 +169,15 @@ export class PageFileDict implements Dict {
     const b = this.batch
     if (b !== undefined && b.high.length >= n) return b
     const size = Math.max(n, 256)
-    this.batch = { bytes: b?.bytes ?? Buffer.allocUnsafe(size * 32), start: new Uint32Array(size), len: new Int32Array(size), high: new Uint32Array(size), low: new Uint32Array(size) }
+    this.batch = {
+      bytes: b?.bytes ?? Buffer.allocUnsafe(size * 32),
+      start: new Uint32Array(size),
+      len: new Int32Array(size),
+      high: new Uint32Array(size),
+      low: new Uint32Array(size),
+      seg: new Uint32Array(size),
+      base: new Int32Array(size),
+    }
     return this.batch
   }
 
@@ -189,7 +213,6 @@ export class PageFileDict implements Dict {
   /** Look for the key bytes[start, end) whose hash is (high, low). */
   private probe(high: number, low: number, bytes: Uint8Array, start: number, end: number): boolean {
     const fp = fingerprintOf(low)
-    const fp4 = Math.imul(fp, 0x01010101)
     const bucket = bucketOf(high, this.bucketCount)
     const segs = this.segments
     let seg = segs[0]
@@ -210,42 +233,30 @@ export class PageFileDict implements Dict {
       if (count > MAX_RECORDS_PER_PAGE) throw corruptPage(seg, page, `record count ${count}`)
       const fps = base + P_FINGERPRINTS_OFF
       const offs = fps + count
-      // Compare four fingerprints at a time: a word with no byte equal to fp (no zero byte
-      // after the xor) is skipped; a word that may have one is checked byte by byte, so the
-      // bytes past `count` (the offsets that follow) can never match.
-      let wi = fps >>> 2
-      const wordEnd = wi + ((count + 3) >>> 2)
-      for (; wi < wordEnd; wi++) {
-        const x = words[wi] ^ fp4
-        if (((x - 0x01010101) & ~x & 0x80808080) === 0) continue
-        const first = wi * 4 - fps
-        const last = first + 4 < count ? first + 4 : count
-        for (let i = first; i < last; i++) {
-          if (buf[fps + i] !== fp) continue
-          const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
-          if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
-          let at = rec
-          let klen = buf[at]
-          if (klen < 0x80) at++
-          else {
-            klen = readVarint(buf, at, limit)
-            at = varintEnd
-          }
-          if (klen !== keyLen) continue
-          let tag = buf[at]
-          if (tag < 0x80) at++
-          else {
-            tag = readVarint(buf, at, limit)
-            if (tag < 0) throw corruptPage(seg, page, 'value length')
-            at = varintEnd
-          }
-          if (at + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
-          let j = 0
-          while (j < keyLen && buf[at + j] === bytes[start + j]) j++
-          if (j !== keyLen) continue
-          at += keyLen
-          return this.locateValue(seg, page, at, limit, tag)
+      for (let i = nextMatch(buf, words, fps, count, fp, 0); i >= 0; i = nextMatch(buf, words, fps, count, fp, i + 1)) {
+        const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+        if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
+        let at = rec
+        let klen = buf[at]
+        if (klen < 0x80) at++
+        else {
+          klen = readVarint(buf, at, limit)
+          at = varintEnd
         }
+        if (klen !== keyLen) continue
+        let tag = buf[at]
+        if (tag < 0x80) at++
+        else {
+          tag = readVarint(buf, at, limit)
+          if (tag < 0) throw corruptPage(seg, page, 'value length')
+          at = varintEnd
+        }
+        if (at + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
+        let j = 0
+        while (j < keyLen && buf[at + j] === bytes[start + j]) j++
+        if (j !== keyLen) continue
+        at += keyLen
+        return this.locateValue(seg, page, at, limit, tag)
       }
       if (page === home) {
         const bit = overflowBitOf(low)
@@ -354,7 +365,8 @@ export class PageFileDict implements Dict {
       max_spill: Math.max(...h.shards.map((s) => s.maxSpill)),
       value_area_bytes: h.shards.reduce((n, s) => n + s.valueLength, 0),
       seed: h.seedHigh * 2 ** 32 + h.seedLow,
-      built: new Date(h.buildTime).toISOString(),
+      // A damaged build_time past what a Date holds must not make info() throw a RangeError.
+      built: Number.isFinite(new Date(h.buildTime).getTime()) ? new Date(h.buildTime).toISOString() : null,
       build: h.metadata,
     }
   }
@@ -370,12 +382,17 @@ export class PageFileDict implements Dict {
   }
 }
 
+/** getMany's working arrays, kept between calls. */
 interface Batch {
   bytes: Buffer
   start: Uint32Array
   len: Int32Array
   high: Uint32Array
   low: Uint32Array
+  /** Index of the key's segment. */
+  seg: Uint32Array
+  /** Byte offset of the key's home page in its segment (< 2 GiB). */
+  base: Int32Array
 }
 
 function grow(buf: Buffer, need: number): Buffer {
@@ -393,6 +410,26 @@ export interface RecordView {
   valueStart: number
   valueEnd: number
   fingerprint: number
+}
+
+/**
+ * The index (>= from) of the next fingerprint equal to `fp` among the `count` at `fps`, or
+ * -1. Four are compared at a time: a word with no byte equal to fp (no zero byte after the
+ * xor) is skipped; a word that may hold one is checked byte by byte, so bytes past `count`
+ * (the offsets that follow) never match. `fps` is 4-aligned: pages are, and it is at 16.
+ */
+function nextMatch(buf: Buffer, words: Uint32Array, fps: number, count: number, fp: number, from: number): number {
+  const fp4 = Math.imul(fp, 0x01010101)
+  let wi = (fps + from) >>> 2
+  const wordEnd = (fps + count + 3) >>> 2
+  for (; wi < wordEnd; wi++) {
+    const x = words[wi] ^ fp4
+    if (((x - 0x01010101) & ~x & 0x80808080) === 0) continue
+    const first = wi * 4 - fps
+    const last = first + 4 < count ? first + 4 : count
+    for (let i = first > from ? first : from; i < last; i++) if (buf[fps + i] === fp) return i
+  }
+  return -1
 }
 
 function corruptPage(seg: Segment, page: number, what: string): PagedictError {
