@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import zlib from 'node:zlib'
 import { ioError } from '../errors.js'
+import { copyBytes } from './bytes.js'
 import {
   DIRECTORY_BYTES_PER_RECORD,
   MAX_INLINE_VALUE_BYTES,
@@ -100,13 +101,13 @@ export class ShardPacker {
     this.offsets[this.count] = this.recordFill
     let at = writeVarint(rec, this.recordFill, keyLen)
     at = writeVarint(rec, at, valueLen * 2 + (external ? 1 : 0))
-    rec.set(key.subarray(keyStart, keyStart + keyLen), at)
+    copyBytes(key, keyStart, keyLen, rec, at)
     at += keyLen
     if (external) {
       writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
       at += VALUE_REF_BYTES
     } else {
-      rec.set(value.subarray(valueStart, valueStart + valueLen), at)
+      copyBytes(value, valueStart, valueLen, rec, at)
       at += valueLen
     }
     this.recordFill = at

@@ -38,7 +38,7 @@ import {
   sealChecksum,
 } from '../format/layout.js'
 import { type OnDuplicate, type RecordSource } from './options.js'
-import { type LoadedPartition, Partitioner } from './partition.js'
+import { type LoadedPartition, PartitionLoader, Partitioner } from './partition.js'
 import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
 import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
 import { isTableFile, tableShardPaths } from '../read/header.js'
@@ -91,7 +91,12 @@ export async function buildPageFile(source: RecordSource, output: string, opts: 
   cleanLeftovers(output)
   const names = tempNames(output)
   const workDir = names.prefix + '.work'
-  fs.mkdirSync(workDir, { recursive: true })
+  try {
+    fs.mkdirSync(workDir, { recursive: true })
+  } catch (err) {
+    // The first write into the target directory: an unwritable or full one fails here.
+    throw ioError(output, err, 'write the table')
+  }
   const temps: string[] = []
   let parts: Partitioner | undefined
   try {
@@ -154,6 +159,13 @@ export async function buildPageFile(source: RecordSource, output: string, opts: 
         parts = rehash(parts, path.join(workDir, `r${reseeds}`), seed, Math.floor(budget * 0.45))
       }
     }
+  } catch (err) {
+    // A temporary file's name means nothing to the user (a full disk fails on whichever file
+    // was being written): name the table being built.
+    if (err instanceof PagedictError && err.code === 'E_IO' && err.path !== undefined && err.path.startsWith(names.prefix) && err.message.startsWith(err.path)) {
+      throw new PagedictError('E_IO', output + err.message.slice(err.path.length), { path: output, cause: err })
+    }
+    throw err
   } finally {
     parts?.release()
     for (const t of temps) fs.rmSync(t, { force: true })
@@ -241,11 +253,13 @@ function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: num
     packer = undefined
   }
   const found: DuplicateFound = {}
+  const loader = new PartitionLoader()
+  const sorter = new BucketSort()
   open(0)
   let done = 0
   const total = parts.parts.length
   const each = (part: LoadedPartition, lowBucket: number, highBucket: number): void => {
-    packPartition(part, lowBucket, highBucket, plan, opts, found, (bucket, i) => {
+    packPartition(part, lowBucket, highBucket, plan, opts, found, sorter, (bucket, i) => {
       while (bucket >= packer!.firstBucket + packer!.bucketCount) {
         close()
         open(shards.length)
@@ -255,7 +269,7 @@ function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: num
   }
   try {
     for (let k = 0; k < total; k++) {
-      forEachLoaded(parts, k, partitionMax, plan.bucketCount, seed, each)
+      forEachLoaded(parts, k, loader, partitionMax, plan.bucketCount, seed, each)
       opts.onProgress?.(++done, total, 'pack')
     }
     while (shards.length < plan.shardCount) {
@@ -272,21 +286,21 @@ function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: num
 }
 
 /** Load partition k, splitting it by hash range first when it is too big for the bound. */
-function forEachLoaded(parts: Partitioner, k: number, partitionMax: number, bucketCount: number, seed: number, each: (p: LoadedPartition, lo: number, hi: number) => void): void {
+function forEachLoaded(parts: Partitioner, k: number, loader: PartitionLoader, partitionMax: number, bucketCount: number, seed: number, each: (p: LoadedPartition, lo: number, hi: number) => void): void {
   const range = parts.parts[k]
   const lo = bucketOf(range.hashStart, bucketCount)
   const hi = bucketOf(range.hashEnd - 1, bucketCount)
   if (parts.sizeOf(k) <= partitionMax || range.hashEnd - range.hashStart < 2 || range.records < 2) {
-    each(parts.load(k), lo, hi)
+    each(parts.load(k, loader), lo, hi)
     return
   }
   // Too big: stream it into narrower hash ranges (spilled at once), then take those in order.
   const pieces = Math.min(range.hashEnd - range.hashStart, Math.ceil(parts.sizeOf(k) / partitionMax) * 2)
-  const sub = new Partitioner(pieces, range.file + '.s', 0, seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
+  const sub = new Partitioner(pieces, range.file + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
   try {
     parts.forEachRecord(k, (buf, ks, ke, ve, high, low, input, line) => sub.add(buf, ks, ke, buf, ke, ve, input, line, high, low))
     sub.spillAll()
-    for (let j = 0; j < pieces; j++) forEachLoaded(sub, j, partitionMax, bucketCount, seed, each)
+    for (let j = 0; j < pieces; j++) forEachLoaded(sub, j, loader, partitionMax, bucketCount, seed, each)
   } finally {
     sub.release()
   }
@@ -296,19 +310,26 @@ function forEachLoaded(parts: Partitioner, k: number, partitionMax: number, buck
  * Sort one partition's records by bucket (stable), settle duplicates, and hand each kept
  * record to `place` in bucket order.
  */
-function packPartition(part: LoadedPartition, lowBucket: number, highBucket: number, plan: Plan, opts: PageFileBuildOptions, found: DuplicateFound, place: (bucket: number, i: number) => void): void {
+function packPartition(
+  part: LoadedPartition,
+  lowBucket: number,
+  highBucket: number,
+  plan: Plan,
+  opts: PageFileBuildOptions,
+  found: DuplicateFound,
+  sorter: BucketSort,
+  place: (bucket: number, i: number) => void,
+): void {
   const n = part.count
   const span = highBucket - lowBucket + 1
-  const buckets = new Uint32Array(n)
-  const starts = new Uint32Array(span + 1)
+  const { buckets, starts, order, next } = sorter.arrays(n, span)
   for (let i = 0; i < n; i++) {
     const b = bucketOf(part.hashHigh[i], plan.bucketCount) - lowBucket
     buckets[i] = b
     starts[b + 1]++
   }
   for (let b = 0; b < span; b++) starts[b + 1] += starts[b]
-  const order = new Uint32Array(n)
-  const next = starts.slice(0, span)
+  next.set(starts.subarray(0, span))
   for (let i = 0; i < n; i++) order[next[buckets[i]]++] = i
   const dedupe = new Duplicates(part, opts, found)
   for (let b = 0; b < span; b++) {
@@ -324,6 +345,21 @@ function packPartition(part: LoadedPartition, lowBucket: number, highBucket: num
 }
 
 const DROPPED = 0xffffffff
+
+/** The counting sort's arrays, reused from partition to partition (see PartitionLoader). */
+class BucketSort {
+  private records = new Uint32Array(0)
+  private spans = new Uint32Array(0)
+
+  /** Views for n records over span buckets; `starts` comes zeroed. */
+  arrays(n: number, span: number): { buckets: Uint32Array; order: Uint32Array; starts: Uint32Array; next: Uint32Array } {
+    if (this.records.length < 2 * n) this.records = new Uint32Array(Math.max(2 * n, Math.floor(this.records.length * 1.5)))
+    if (this.spans.length < 2 * span + 1) this.spans = new Uint32Array(Math.max(2 * span + 1, Math.floor(this.spans.length * 1.5)))
+    const starts = this.spans.subarray(0, span + 1)
+    starts.fill(0)
+    return { buckets: this.records.subarray(0, n), order: this.records.subarray(n, 2 * n), starts, next: this.spans.subarray(span + 1, 2 * span + 1) }
+  }
+}
 
 /** The duplicate that comes first in the input, under --on-duplicate error. */
 interface DuplicateFound {

@@ -14,15 +14,45 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
+import { copyBytes } from './bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 
-const CHUNK_BYTES = 1 << 20
+/**
+ * Each partition fills chunks of this size: small enough that every partition holding one
+ * stays well inside the memory bound, large enough that spills are few big writes.
+ */
+const MIN_CHUNK_BYTES = 64 << 10
+const MAX_CHUNK_BYTES = 1 << 20
+
+/**
+ * Chunks handed back by spills, handed out again: pass 1 then allocates about its memory
+ * bound once, instead of a stream of buffers that would only be freed at the next GC.
+ */
+class ChunkPool {
+  private free: Buffer[] = []
+
+  constructor(readonly chunkBytes: number) {}
+
+  take(size: number): Buffer {
+    if (size <= this.chunkBytes) return this.free.pop() ?? Buffer.allocUnsafe(this.chunkBytes)
+    return Buffer.allocUnsafe(size) // one outsized record: its own buffer, not pooled
+  }
+
+  give(chunk: Buffer): void {
+    if (chunk.length === this.chunkBytes) this.free.push(chunk)
+  }
+
+  clear(): void {
+    this.free = []
+  }
+}
 
 /** One hash range's records: in-memory chunks, then (after a spill) a file they append to. */
 class Partition {
+  /** Chunks in use, each filled to `fills[i]` bytes. */
   chunks: Buffer[] = []
-  fill = 0 // bytes used in the last chunk
+  fills: number[] = []
   memoryBytes = 0
   fileBytes = 0
   fd = -1
@@ -32,42 +62,52 @@ class Partition {
     readonly file: string,
     readonly hashStart: number, // inclusive, as a 32-bit unsigned value
     readonly hashEnd: number, // exclusive, may be 2^32
+    private readonly pool: ChunkPool,
   ) {}
 
-  /** Space for `size` bytes in the current chunk; a new chunk when it does not fit. */
+  /** The chunk to write `size` bytes into at `this.fill`; a new one when it does not fit. */
   reserve(size: number): Buffer {
-    const last = this.chunks[this.chunks.length - 1]
-    if (last !== undefined && this.fill + size <= last.length) return last
-    if (last !== undefined) this.chunks[this.chunks.length - 1] = last.subarray(0, this.fill)
-    const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size))
+    const last = this.chunks.length - 1
+    if (last >= 0 && this.fills[last] + size <= this.chunks[last].length) return this.chunks[last]
+    const chunk = this.pool.take(size)
     this.chunks.push(chunk)
-    this.fill = 0
+    this.fills.push(0)
     return chunk
+  }
+
+  /** Bytes used in the last chunk. */
+  get fill(): number {
+    return this.fills[this.fills.length - 1]
+  }
+
+  set fill(n: number) {
+    this.fills[this.fills.length - 1] = n
   }
 
   spill(): void {
     if (this.memoryBytes === 0) return
     try {
       if (this.fd < 0) this.fd = fs.openSync(this.file, 'w+', 0o600)
-      const last = this.chunks.length - 1
-      for (let i = 0; i <= last; i++) {
-        const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
+      for (let i = 0; i < this.chunks.length; i++) {
+        const c = this.chunks[i]
         let done = 0
-        while (done < c.length) done += fs.writeSync(this.fd, c, done, c.length - done)
+        while (done < this.fills[i]) done += fs.writeSync(this.fd, c, done, this.fills[i] - done)
       }
     } catch (err) {
       throw ioError(this.file, err, 'write a build spill file')
     }
     this.fileBytes += this.memoryBytes
+    for (const c of this.chunks) this.pool.give(c)
     this.chunks = []
-    this.fill = 0
+    this.fills = []
     this.memoryBytes = 0
   }
 
   /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
-  load(): Buffer {
+  /** The partition's bytes, read into `out` (grown when too small); returns the buffer used. */
+  load(out: Buffer): Buffer {
     const total = this.fileBytes + this.memoryBytes
-    const out = Buffer.allocUnsafe(total)
+    if (out.length < total) out = Buffer.allocUnsafe(Math.max(total, Math.floor(out.length * 1.5)))
     let pos = 0
     if (this.fd >= 0) {
       try {
@@ -80,13 +120,12 @@ class Partition {
         throw ioError(this.file, err, 'read a build spill file')
       }
     }
-    const last = this.chunks.length - 1
-    for (let i = 0; i <= last; i++) {
-      const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
-      c.copy(out, pos)
-      pos += c.length
-    }
+    for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.fills[i])
     return out
+  }
+
+  get bytes(): number {
+    return this.fileBytes + this.memoryBytes
   }
 
   /**
@@ -127,9 +166,8 @@ class Partition {
       drain(false)
     }
     drain(true)
-    const last = this.chunks.length - 1
-    for (let i = 0; i <= last; i++) {
-      const c = i === last ? this.chunks[i].subarray(0, this.fill) : this.chunks[i]
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i].subarray(0, this.fills[i])
       let pos = 0
       while (pos < c.length) pos += emitRecord(c, pos, each)
     }
@@ -137,6 +175,7 @@ class Partition {
 
   release(): void {
     this.chunks = []
+    this.fills = []
     this.memoryBytes = 0
     if (this.fd >= 0) {
       fs.closeSync(this.fd)
@@ -171,6 +210,7 @@ export interface LoadedPartition {
 
 export class Partitioner {
   readonly parts: Partition[]
+  private readonly pool: ChunkPool
   private memoryBytes = 0
   readonly stats: PartitionStats = { records: 0, keyBytes: 0, pageBytes: 0, valueAreaBytes: 0 }
   private readonly header = Buffer.allocUnsafe(28)
@@ -194,10 +234,11 @@ export class Partitioner {
   ) {
     this.parts = []
     const span = hashEnd - hashStart
+    this.pool = new ChunkPool(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.floor(memoryLimit / count / 2))))
     for (let k = 0; k < count; k++) {
       const lo = hashStart + Math.ceil((span * k) / count)
       const hi = hashStart + Math.ceil((span * (k + 1)) / count)
-      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi))
+      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool))
     }
   }
 
@@ -233,10 +274,10 @@ export class Partitioner {
     const part = this.partOf(high)
     const chunk = part.reserve(size)
     let at = part.fill
-    h.copy(chunk, at, 0, hl)
+    copyBytes(h, 0, hl, chunk, at)
     at += hl
-    chunk.set(key.subarray(keyStart, keyEnd), at)
-    chunk.set(value.subarray(valueStart, valueEnd), at + keyLen)
+    copyBytes(key, keyStart, keyLen, chunk, at)
+    copyBytes(value, valueStart, valueLen, chunk, at + keyLen)
     part.fill += size
     part.memoryBytes += size
     part.records++
@@ -271,10 +312,14 @@ export class Partitioner {
     return this.parts[k].memoryBytes + this.parts[k].fileBytes
   }
 
-  /** Parse partition k into arrays. Its bytes stay (memory or file) until release(). */
-  load(k: number): LoadedPartition {
+  /**
+   * Parse partition k into arrays. Its bytes stay (memory or file) until release(). The
+   * result lives in `into`'s reused buffers: valid until the next load into it. Reuse keeps
+   * the build's memory at one partition: freed buffers would wait for a GC.
+   */
+  load(k: number, into: PartitionLoader): LoadedPartition {
     const part = this.parts[k]
-    return parsePartition(part.load(), part.records)
+    return into.parse(part, part.records)
   }
 
   forEachRecord(k: number, each: RecordCallback): void {
@@ -283,38 +328,49 @@ export class Partitioner {
 
   release(): void {
     for (const p of this.parts) p.release()
+    this.pool.clear()
     this.memoryBytes = 0
   }
 }
 
-/** Read back the records written by Partitioner#add. The build wrote them: bounds are ours. */
-function parsePartition(buf: Buffer, count: number): LoadedPartition {
-  const out: LoadedPartition = {
-    buf,
-    count,
-    hashHigh: new Uint32Array(count),
-    hashLow: new Uint32Array(count),
-    keyAt: new Uint32Array(count),
-    keyLen: new Uint32Array(count),
-    valueLen: new Uint32Array(count),
-    inputIndex: new Uint32Array(count),
-    line: new Uint32Array(count),
+/** Reused buffers for loading one partition at a time. */
+export class PartitionLoader {
+  private buf: Buffer = Buffer.allocUnsafe(1 << 20)
+  private arrays = new Uint32Array(0)
+
+  /** Read back the records written by Partitioner#add. The build wrote them: bounds are ours. */
+  parse(part: Partition, count: number): LoadedPartition {
+    this.buf = part.load(this.buf)
+    const buf = this.buf
+    if (this.arrays.length < count * 7) this.arrays = new Uint32Array(Math.max(count * 7, Math.floor(this.arrays.length * 1.5)))
+    const field = (k: number): Uint32Array => this.arrays.subarray(k * count, (k + 1) * count)
+    const out: LoadedPartition = {
+      buf,
+      count,
+      hashHigh: field(0),
+      hashLow: field(1),
+      keyAt: field(2),
+      keyLen: field(3),
+      valueLen: field(4),
+      inputIndex: field(5),
+      line: field(6),
+    }
+    let pos = 0
+    const end = part.bytes
+    for (let i = 0; i < count; i++) {
+      out.hashHigh[i] = buf.readUInt32LE(pos)
+      out.hashLow[i] = buf.readUInt32LE(pos + 4)
+      out.inputIndex[i] = readVarint(buf, pos + 8, end)
+      out.line[i] = readVarint(buf, varintEnd, end)
+      const keyLen = readVarint(buf, varintEnd, end)
+      const valueLen = readVarint(buf, varintEnd, end)
+      out.keyAt[i] = varintEnd
+      out.keyLen[i] = keyLen
+      out.valueLen[i] = valueLen
+      pos = varintEnd + keyLen + valueLen
+    }
+    return out
   }
-  let pos = 0
-  const end = buf.length
-  for (let i = 0; i < count; i++) {
-    out.hashHigh[i] = buf.readUInt32LE(pos)
-    out.hashLow[i] = buf.readUInt32LE(pos + 4)
-    out.inputIndex[i] = readVarint(buf, pos + 8, end)
-    out.line[i] = readVarint(buf, varintEnd, end)
-    const keyLen = readVarint(buf, varintEnd, end)
-    const valueLen = readVarint(buf, varintEnd, end)
-    out.keyAt[i] = varintEnd
-    out.keyLen[i] = keyLen
-    out.valueLen[i] = valueLen
-    pos = varintEnd + keyLen + valueLen
-  }
-  return out
 }
 
 /** (buf, keyStart, keyEnd, valueEnd, hashHigh, hashLow, inputIndex, line) of one record. */
