@@ -99,7 +99,13 @@ export function checkReplaceable(output: string, isTable: (first: Buffer) => boo
   }
   try {
     const first = Buffer.alloc(64)
-    const n = fs.readSync(fd, first, 0, 64, 0)
+    let n: number
+    try {
+      n = fs.readSync(fd, first, 0, 64, 0)
+    } catch (err) {
+      // EISDIR: -o names a directory (opening one for reading succeeds on Linux)
+      throw ioError(output, err, 'replace the output')
+    }
     if (n === 0 || isTable(first.subarray(0, n))) return true
   } finally {
     fs.closeSync(fd)

@@ -42,6 +42,11 @@ const LMDB_P_META = 0x08
 export const LMDB_MAGIC_OFF = 24 // u32 mm_magic
 const LMDB_VERSION_OFF = 28 // u32 mm_version
 const LMDB_PAGE_SIZE_OFF = 48 // u32 mm_dbs[FREE_DBI].md_pad = page size
+const LMDB_ENV_FLAGS_OFF = 52 // u16 mm_dbs[FREE_DBI].md_flags = the environment's persistent flags
+/** MDB_ENCRYPT in the environment flags: lmdb-js crashes (SIGSEGV) opening such a file without a key. */
+const LMDB_ENCRYPT = 0x2000
+const LMDB_FREE_ROOT_OFF = 88 // u64 mm_dbs[FREE_DBI].md_root
+const LMDB_MAIN_ROOT_OFF = 136 // u64 mm_dbs[MAIN_DBI].md_root
 const LMDB_LAST_PAGE_OFF = 144 // u64 mm_last_pg, the last page in use
 /** Bytes of a meta page header this module reads (through mm_last_pg). */
 const META_HEAD_BYTES = 152
@@ -240,6 +245,13 @@ function checkLmdbFile(path: string): void {
   }
   for (const [at, page] of [[0, page0], [pageSize, page1]] as const) {
     if (!(page.readUInt16LE(LMDB_PAGE_FLAGS_OFF) & LMDB_P_META) || page.readUInt32LE(LMDB_MAGIC_OFF) !== LMDB_MAGIC) {
+      throw bad(`meta page at byte ${at} is damaged`)
+    }
+    // LMDB trusts these without checking: a page size that differs between the meta pages
+    // (SIGFPE, SIGBUS), an encryption flag (SIGSEGV), a tree rooted on a meta page (abort).
+    // A root past the last page, or on a page of the wrong kind, LMDB refuses by itself.
+    const roots = [readU64(page, LMDB_FREE_ROOT_OFF), readU64(page, LMDB_MAIN_ROOT_OFF)]
+    if (page.readUInt32LE(LMDB_PAGE_SIZE_OFF) !== pageSize || (page.readUInt16LE(LMDB_ENV_FLAGS_OFF) & LMDB_ENCRYPT) !== 0 || roots.some((r) => r < 2)) {
       throw bad(`meta page at byte ${at} is damaged`)
     }
   }

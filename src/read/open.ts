@@ -49,20 +49,32 @@ function replacedSince(file: string, ino: number): boolean {
   }
 }
 
+/**
+ * Open flags for a table or shard file: O_NONBLOCK so that a FIFO (a careless path, or a shard
+ * name a hostile table points at one) is refused below instead of blocking open() for good.
+ * It changes nothing for a regular file.
+ */
+const READ_NONBLOCK = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)
+
+function notRegular(file: string, what: string): PagedictError {
+  return new PagedictError('E_IO', `${file}: cannot open ${what}: not a regular file`, { path: file })
+}
+
 function openOnce(file: string): Dict {
   const first = Buffer.alloc(64)
   let fd = -1
   let size = 0
   let ino = 0
   try {
-    fd = fs.openSync(file, 'r')
+    fd = fs.openSync(file, READ_NONBLOCK)
     const st = fs.fstatSync(fd)
+    if (!st.isFile() && !st.isDirectory()) throw notRegular(file, 'the table')
     size = st.size
     ino = st.ino
     fs.readSync(fd, first, 0, first.length, 0)
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd)
-    throw ioError(file, err, 'open the table')
+    throw err instanceof PagedictError ? err : ioError(file, err, 'open the table')
   }
   if (isLmdbFile(first)) {
     // lmdb-js itself loads on this first use (src/lmdb/schema.ts): page-file workers never pay for it.
@@ -111,12 +123,14 @@ function openShards(header: TableHeader, file: string, tableIno: number): Segmen
     let fd = -1
     try {
       try {
-        fd = fs.openSync(shardFile, 'r')
+        fd = fs.openSync(shardFile, READ_NONBLOCK)
       } catch (err) {
         const missing = new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
         throw new ShardMissing(missing, tableIno)
       }
-      const size = fs.fstatSync(fd).size
+      const st = fs.fstatSync(fd)
+      if (!st.isFile()) throw notRegular(shardFile, `shard ${index} of ${file}`)
+      const size = st.size
       if (size !== s.fileLength) {
         throw new PagedictError(size < s.fileLength ? 'E_TRUNCATED' : 'E_CORRUPT', `${shardFile}: shard ${index} is ${size} bytes, the table says ${s.fileLength}; rebuild the table`, {
           path: shardFile,
