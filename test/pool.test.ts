@@ -116,6 +116,35 @@ for (const threads of [false, true]) {
       }
     })
 
+    it('a worker killed mid-file: the file is retried and counted once, no other result lost or repeated', async () => {
+      // The first attempt at f005 kills its own worker halfway through scanning the file;
+      // the marker file makes the retry run through. Every file's count must match its lines.
+      const marker = path.join(dir, `killed-once-${kind}`)
+      const killer = job(
+        `kill-once-${kind}.mjs`,
+        `import fs from 'node:fs'
+export default async function (dict, file, ctx) {
+  let lines = 0
+  const stats = await ctx.scan({ key: 1 }, () => {
+    lines++
+    if (ctx.name.endsWith('f005.csv') && lines === 10 && !fs.existsSync(${JSON.stringify(marker)})) {
+      fs.writeFileSync(${JSON.stringify(marker)}, '')
+      ${threads ? 'process.exit(9)' : "process.kill(process.pid, 'SIGKILL')"}
+    }
+  })
+  return { lines, matched: stats.matched, worker: ctx.workerId }
+}
+`,
+      )
+      const files = dataFiles(`kill-once-${kind}`, 10, () => 20)
+      const results = await collect<{ lines: number; matched: number }>(pool({ table, job: killer, workers: 2, threads, retries: 1 }), files)
+      expect(results.map((r) => r.file)).toEqual(files)
+      expect(fs.existsSync(marker)).toBe(true)
+      for (const [i, r] of results.entries()) {
+        expect(r).toMatchObject({ ok: true, attempts: i === 5 ? 2 : 1, result: { lines: 20, matched: 20 } })
+      }
+    })
+
     it('a job that throws fails its file with its message, once, without a retry', async () => {
       const throws = job(
         `throws-${kind}.mjs`,
