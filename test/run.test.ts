@@ -21,6 +21,10 @@ const dir = tmpDir('run')
 const table = path.join(dir, 'airports.pdict')
 const routesFile = path.join(FIXTURES, 'openflights', 'routes.dat')
 await build({ input: path.join(FIXTURES, 'openflights', 'airports.dat'), output: table, format: 'csv', key: 1 })
+const lmdbTable = path.join(dir, 'airports.lmdb')
+await build({ input: path.join(FIXTURES, 'openflights', 'airports.dat'), output: lmdbTable, format: 'csv', key: 1, backend: 'lmdb' })
+/** The same table on each backend: every built-in job must give the same bytes on both. */
+const TABLES = { pagefile: table, lmdb: lmdbTable } as const
 
 // ---- the expectation, computed independently ------------------------------------------------
 
@@ -89,9 +93,9 @@ function pieces(lines: readonly string[], n: number): string[][] {
 
 // ---- the tests ------------------------------------------------------------------------------
 
-describe('OpenFlights: routes by source airport id against airports', () => {
+describe.each(Object.keys(TABLES) as (keyof typeof TABLES)[])('OpenFlights: routes by source airport id against airports (%s)', (backend) => {
   it('count', async () => {
-    const [r] = await run({ emit: 'count', key: 4 }, [routesFile])
+    const [r] = await run({ emit: 'count', key: 4 }, [routesFile], { table: TABLES[backend] })
     expect(r).toMatchObject({ lines: routes.length, matched: matchedRoutes, missed: routes.length - matchedRoutes, bytes: fs.statSync(routesFile).size })
     expect(r.output).toBeUndefined()
   })
@@ -99,23 +103,16 @@ describe('OpenFlights: routes by source airport id against airports', () => {
   for (const emit of ['matches', 'misses', 'join', 'left'] as const) {
     for (const threads of [false, true]) {
       it(`${emit} (${threads ? 'threads' : 'processes'})`, async () => {
-        const d = outDir(`${emit}-${threads}`)
-        const [r] = await run({ emit, key: 4, outDir: d }, [routesFile], { threads })
+        const d = outDir(`${emit}-${threads}-${backend}`)
+        const [r] = await run({ emit, key: 4, outDir: d }, [routesFile], { threads, table: TABLES[backend] })
         expect(r.output).toBe(path.join(d, 'routes.dat'))
         expect(fs.readFileSync(r.output!, 'utf8')).toBe(expected(emit, routes))
       })
     }
   }
 
-  it('left over an LMDB table writes the same lines', async () => {
-    const lmdb = path.join(dir, 'airports.lmdb')
-    await build({ input: path.join(FIXTURES, 'openflights', 'airports.dat'), output: lmdb, format: 'csv', key: 1, backend: 'lmdb' })
-    const [r] = await run({ emit: 'left', key: 4, outDir: outDir('lmdb') }, [routesFile], { table: lmdb })
-    expect(fs.readFileSync(r.output!, 'utf8')).toBe(expected('left', routes))
-  })
-
   it('keeps the order of many pieces over 2 workers; gzip, LF and CRLF alike', async () => {
-    const d = path.join(dir, 'pieces')
+    const d = path.join(dir, `pieces-${backend}`)
     fs.mkdirSync(d)
     const parts = pieces(routes, 12)
     const files = parts.map((lines, i) => {
@@ -126,29 +123,29 @@ describe('OpenFlights: routes by source airport id against airports', () => {
       return name
     })
     for (const threads of [false, true]) {
-      const counts = await run({ emit: 'count', key: 4 }, files, { threads })
+      const counts = await run({ emit: 'count', key: 4 }, files, { threads, table: TABLES[backend] })
       expect(counts.map((c) => c.lines)).toEqual(parts.map((p) => p.length))
       expect(counts.map((c) => c.matched)).toEqual(parts.map((p) => p.filter((l) => airports.has(keyOf(l))).length))
-      const o = outDir(`pieces-${threads}`)
-      const joined = await run({ emit: 'join', key: 4, outDir: o }, files, { threads })
+      const o = outDir(`pieces-${threads}-${backend}`)
+      const joined = await run({ emit: 'join', key: 4, outDir: o }, files, { threads, table: TABLES[backend] })
       expect(joined.map((j) => path.basename(j.output!))).toEqual(files.map((f) => path.basename(f).replace(/\.gz$/, '')))
       expect(joined.map((j) => fs.readFileSync(j.output!, 'utf8')).join('')).toBe(expected('join', routes))
     }
   })
 
   it('reads TSV and escapes values for it', async () => {
-    const tsv = path.join(dir, 'routes.tsv')
+    const tsv = path.join(dir, `routes-${backend}.tsv`)
     const lines = routes.map((l) => l.replaceAll(',', '\t'))
     fs.writeFileSync(tsv, lines.join('\n') + '\n')
-    const [r] = await run({ emit: 'left', key: 4, outDir: outDir('tsv') }, [tsv])
+    const [r] = await run({ emit: 'left', key: 4, outDir: outDir(`tsv-${backend}`) }, [tsv], { table: TABLES[backend] })
     expect(fs.readFileSync(r.output!, 'utf8')).toBe(expected('left', lines, '\t'))
   })
 
   it('finds the key column by its header name and writes one header with the new columns', async () => {
     const header = 'airline,airline_id,src,src_id,dst,dst_id,codeshare,stops,equipment'
-    const file = path.join(dir, 'routes-header.csv')
+    const file = path.join(dir, `routes-header-${backend}.csv`)
     fs.writeFileSync(file, '\ufeff' + header + '\r\n' + routes.join('\r\n') + '\r\n')
-    const [r] = await run({ emit: 'join', key: 'src_id', header: true, as: 'airport', outDir: outDir('header') }, [file])
+    const [r] = await run({ emit: 'join', key: 'src_id', header: true, as: 'airport', outDir: outDir(`header-${backend}`) }, [file], { table: TABLES[backend] })
     const names = Array.from({ length: WIDTH }, (_, i) => `airport_${i + 1}`).join(',')
     expect(r.headerBytes).toBe(Buffer.byteLength(`${header},${names}\n`))
     expect(fs.readFileSync(r.output!, 'utf8')).toBe(`${header},${names}\n` + expected('join', routes))
@@ -156,13 +153,13 @@ describe('OpenFlights: routes by source airport id against airports', () => {
   })
 
   it('JSONL: finds the key by a field path and adds the value as a field', async () => {
-    const file = path.join(dir, 'routes.jsonl')
+    const file = path.join(dir, `routes-${backend}.jsonl`)
     const objects = routes.map((l) => {
       const f = l.split(',')
       return { airline: f[0], src: { code: f[2], id: f[3] === '\\N' ? null : Number.isNaN(Number(f[3])) ? f[3] : Number(f[3]) }, dst: f[4] }
     })
     fs.writeFileSync(file, objects.map((o) => JSON.stringify(o)).join('\n') + '\n\n')
-    const [r] = await run({ emit: 'left', key: 'src.id', as: 'airport', outDir: outDir('jsonl') }, [file])
+    const [r] = await run({ emit: 'left', key: 'src.id', as: 'airport', outDir: outDir(`jsonl-${backend}`) }, [file], { table: TABLES[backend] })
     const got = fs.readFileSync(r.output!, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)
     expect(got).toEqual(objects.map((o) => ({ ...o, airport: airports.get(String(o.src.id)) ?? null })))
     expect(r).toMatchObject({ lines: routes.length, matched: matchedRoutes })
