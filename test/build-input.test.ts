@@ -1,23 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { fileWriter, tmpDir } from './helpers/tmp.js'
 import { tableInput } from '../src/build/input.js'
 import type { BuildOptions, InputSummary } from '../src/build/options.js'
 import { PagedictError } from '../src/errors.js'
 import { CODEC_JSON, CODEC_LIST, CODEC_NONE, CODEC_STRING } from '../src/format/layout.js'
 import { decodeValue } from '../src/format/values.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedict-input-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tmpDir('input')
+const file = fileWriter(dir)
 const fixtures = new URL('../fixtures/', import.meta.url)
-
-function file(name: string, content: string | Buffer): string {
-  const path = join(dir, name)
-  writeFileSync(path, content)
-  return path
-}
 
 interface Got {
   summary: InputSummary

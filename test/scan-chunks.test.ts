@@ -1,20 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { fileWriter, tmpDir } from './helpers/tmp.js'
 import { PagedictError } from '../src/errors.js'
 import { bomLength, completeLinesEnd, inputSize, readBlocks, readLines } from '../src/scan/chunks.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedict-chunks-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function file(name: string, content: string | Buffer): string {
-  const path = join(dir, name)
-  writeFileSync(path, content)
-  return path
-}
+const dir = tmpDir('chunks')
+const file = fileWriter(dir)
 
 /** Deterministic text with lines of varied length, some CRLF, some empty. */
 function sampleText(lines: number): string {

@@ -1,21 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { fileWriter, tmpDir } from './helpers/tmp.js'
 import { PagedictError } from '../src/errors.js'
 import { readBlocks } from '../src/scan/chunks.js'
 import { COMMA, escapedFieldMaxBytes, escapeField, NEED_MORE, readRecords, RecordSplitter, TAB, UNTERMINATED } from '../src/scan/csv.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedict-csv-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tmpDir('csv')
+const file = fileWriter(dir)
 const fixtures = new URL('../fixtures/openflights/', import.meta.url)
-
-function file(name: string, content: string | Buffer): string {
-  const path = join(dir, name)
-  writeFileSync(path, content)
-  return path
-}
 
 interface Row {
   line: number

@@ -1,19 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { fileWriter, tmpDir } from './helpers/tmp.js'
 import { PagedictError } from '../src/errors.js'
 import { JsonObjectScanner, scanJsonObject } from '../src/scan/json-object.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'pagedict-json-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function file(name: string, content: string | Buffer): string {
-  const path = join(dir, name)
-  writeFileSync(path, content)
-  return path
-}
+const dir = tmpDir('json')
+const file = fileWriter(dir)
 
 interface Member {
   key: string

@@ -9,3 +9,12 @@ export function tmpDir(tag: string): string {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
   return dir
 }
+
+/** A function that writes `content` to `name` in `dir` and returns the file's path. */
+export function fileWriter(dir: string): (name: string, content: string | Buffer) => string {
+  return (name, content) => {
+    const file = path.join(dir, name)
+    fs.writeFileSync(file, content)
+    return file
+  }
+}
