@@ -142,6 +142,32 @@ describe('pagedict run', () => {
     expectUsageError(pagedict(['run', table, routesFile, '--job', noJob]), /^pagedict run: job: .*no-job\.mjs has no default export function/, expect)
   })
 
+  it('bad data files fail alone: each names its file and line, the others are reported, output holds only good files', () => {
+    const write = (name: string, content: string | Buffer): string => {
+      const file = path.join(dir, name)
+      fs.writeFileSync(file, content)
+      return file
+    }
+    const good = write('good.csv', '1,a\n3797,b\n')
+    const good2 = write('good2.csv', '507,c\nnot-an-id,d\n')
+    const quote = write('quote.csv', '1,a\n2,"never closed\n3,c\n')
+    const gz = write('cut.csv.gz', zlib.gzipSync(Buffer.from('1,a\n'.repeat(1000))).subarray(0, 40))
+    const folder = path.join(dir, 'empty-folder')
+    fs.mkdirSync(folder, { recursive: true })
+    const missing = path.join(dir, 'missing.csv')
+    const out = path.join(dir, 'bad-files.csv')
+    const r = pagedict(['run', table, good, quote, gz, missing, good2, '--key', '1', '--emit', 'matches', '-o', out, '--json'])
+    expect(r.status).toBe(1)
+    const recs = records(r.stdout)
+    expect(recs.slice(0, 5).map((x) => x.ok)).toEqual([true, false, false, false, true])
+    expect(recs[1].error).toMatch(/quote\.csv:2: .*never closed/)
+    expect(recs[2].error).toMatch(/cut\.csv\.gz: corrupt gzip data/)
+    expect(recs[3].error).toMatch(/missing\.csv.*no such file/)
+    expect(recs[5]).toMatchObject({ type: 'total', files: 5, ok: 2, failed: 3 })
+    expect(fs.readFileSync(out, 'utf8')).toBe('1,a\n3797,b\n507,c\n')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+
   it('Ctrl-C stops handing out work, ends the workers, reports what was done and exits 130', async () => {
     const job = path.join(dir, 'waits.mjs')
     fs.writeFileSync(
