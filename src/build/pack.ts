@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import zlib from 'node:zlib'
 import { ioError } from '../errors.js'
-import { copyBytes } from './bytes.js'
+import { copyBytes } from '../bytes.js'
 import {
   DIRECTORY_BYTES_PER_RECORD,
   MAX_INLINE_VALUE_BYTES,

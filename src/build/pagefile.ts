@@ -188,7 +188,9 @@ function nextSeed(seed: number): number {
 }
 
 function partitionCount(expectedBytes: number, partitionMax: number): number {
-  const want = expectedBytes > 0 ? Math.ceil((expectedBytes * 1.2) / partitionMax) : 16
+  // A spilled record is its input bytes plus a header of about 12 bytes; 1.5x covers short
+  // rows, and a partition that still comes out too big is split again before it is loaded.
+  const want = expectedBytes > 0 ? Math.ceil((expectedBytes * 1.5) / partitionMax) : 16
   let n = 1
   while (n < want && n < 4096) n *= 2
   return n

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
-import { copyBytes } from './bytes.js'
+import { copyBytes } from '../bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 

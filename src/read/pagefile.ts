@@ -30,6 +30,7 @@ import {
 } from '../format/layout.js'
 import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
+import { copyBytes } from '../bytes.js'
 
 /** Where the prefetching loads in lookupRange land, so the JIT cannot drop them. */
 export let touched = 0
@@ -115,8 +116,7 @@ export class PageFileDict implements Dict {
       b.len[i] = len
       if (len < 0) continue
       if (pos + len > b.bytes.length) b.bytes = grow(b.bytes, pos + len)
-      if (typeof k === 'string') this.scratch.copy(b.bytes, pos, 0, len)
-      else b.bytes.set(k, pos)
+      copyBytes(typeof k === 'string' ? this.scratch : k, 0, len, b.bytes, pos)
       b.start[i] = pos
       const high = pdhash64(b.bytes, pos, pos + len, this.seedLow, this.seedHigh)
       b.high[i] = high
