@@ -9,6 +9,8 @@
  * a JSON object has no key: the line is a miss. The walk stops at the key, so a malformed
  * tail after it goes unnoticed; that is the price of not parsing every line.
  */
+import { isSpace } from '../scan/json-object.js'
+
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const COMMA = 0x2c
@@ -17,10 +19,6 @@ const LBRACE = 0x7b
 const RBRACE = 0x7d
 const LBRACKET = 0x5b
 const RBRACKET = 0x5d
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
-}
 
 function skipSpace(buf: Uint8Array, pos: number, end: number): number {
   while (pos < end && isSpace(buf[pos])) pos++

@@ -250,7 +250,8 @@ export class JsonObjectScanner {
   }
 }
 
-function isSpace(c: number): boolean {
+/** JSON's white space: space, tab, LF, CR. */
+export function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 }
 
