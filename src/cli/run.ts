@@ -52,6 +52,16 @@ export function registerRun(program: Command): void {
     .option('--out-dir <dir>', 'write one output file per input file, named after it')
     .option('--json', 'print NDJSON records: one per file, then a total')
     .option('--no-progress', 'no progress line on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pagedict run airports.pdict routes.dat --key 4                      (count: lines, matched, missed)
+  pagedict run airports.pdict 'routes/*.csv' --key 4 --emit join -o joined.csv
+  pagedict run airports.pdict routes/ --key src_id --header --emit misses --out-dir unmatched/
+  pagedict run users.pdict 'logs/*.jsonl.gz' --format jsonl --key user.id --emit left --as user
+  pagedict run airports.pdict data/ --job ./longest.js --json          (a custom job's results as NDJSON)`,
+    )
     .action((table: string, files: string[], raw: RawOptions) => guarded('run', () => runCommand(parseRunArgs(table, files, raw))))
 }
 
