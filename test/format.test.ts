@@ -308,9 +308,11 @@ function walk(file: string): Walk {
           hashLow: low,
         }
         recs.push(r)
-        records.push(r)
         used = Math.max(used, end)
       }
+      // Placement order, the records' order in the page: the directory is in fingerprint order.
+      recs.sort((a, b) => a.offset - b.offset)
+      records.push(...recs)
       pages.push({ count, flags: page[P_FLAGS_OFF], reserved: page[P_RESERVED_OFF], filter: Buffer.from(page.subarray(P_OVERFLOW_OFF, P_OVERFLOW_OFF + 8)), records: recs, used, bytes: page })
     }
     shards.push({ entry, file: shardFile, bytes: buf, pages })
@@ -1341,6 +1343,43 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
       const metaEnd = x.bytes.readUInt32LE(H_META_OFF_OFF) + x.bytes.readUInt32LE(H_META_LEN_OFF)
       expect(x.bytes.subarray(metaEnd, x.headerBytes).every((v) => v === 0)).toBe(true)
     }
+  })
+
+  must(36, 'with write_version 2 every directory ascends by fingerprint; version 1 files still read', () => {
+    for (const x of [walk(inline), walk(sharded), walk(jsonTable), walk(listTable)]) {
+      expect(x.bytes.readUInt16LE(H_WRITE_VERSION_OFF)).toBe(2)
+      for (const s of x.shards) {
+        for (const p of s.pages) {
+          const fps = p.bytes.subarray(P_FINGERPRINTS_OFF, P_FINGERPRINTS_OFF + p.count)
+          for (let i = 1; i < fps.length; i++) expect(fps[i]).toBeGreaterThanOrEqual(fps[i - 1])
+        }
+      }
+    }
+    // A page whose fingerprints are out of order: verify says so, and a lookup that stops at
+    // the first fingerprint past its own loses keys.
+    const w = walk(inline)
+    const pi = w.shards[0].pages.findIndex((p) => p.count >= 8 && new Set(p.records.map((r) => r.fingerprint)).size === p.count)
+    expect(pi).toBeGreaterThanOrEqual(0)
+    const page = w.shards[0].pages[pi]
+    const reversed = (p: Buffer): void => {
+      const n = page.count
+      const fps = Buffer.from(p.subarray(P_FINGERPRINTS_OFF, P_FINGERPRINTS_OFF + n))
+      const offs = Buffer.from(p.subarray(P_FINGERPRINTS_OFF + n, P_FINGERPRINTS_OFF + 3 * n))
+      for (let i = 0; i < n; i++) {
+        p[P_FINGERPRINTS_OFF + i] = fps[n - 1 - i]
+        p.writeUInt16LE(offs.readUInt16LE(2 * (n - 1 - i)), P_FINGERPRINTS_OFF + n + 2 * i)
+      }
+    }
+    const unsorted = withPage(inline, 0, pi, reversed)
+    const report = verify(unsorted)
+    expect(report.ok).toBe(false)
+    expect(report.problems.join('\n')).toMatch(/fingerprints out of order/)
+    const onPage = w.records.filter((r) => r.page === pi)
+    expect(onPage.filter((r) => lookup(unsorted, r.key) === undefined).length).toBeGreaterThan(0)
+    // The same page in a version-1 table (no order promised) is scanned whole: every key is found.
+    const v1 = withHeader(unsorted, (b) => b.writeUInt16LE(1, H_WRITE_VERSION_OFF))
+    for (const r of onPage) expect(lookup(v1, r.key)).toEqual(lookup(inline, r.key))
+    expect(verify(v1).ok).toBe(true)
   })
 
   must(35, 'publishing never modifies a published file and leaves no temporary file', async () => {

@@ -60,6 +60,8 @@ export class ShardPacker {
   private recordFill = 0
   private readonly fingerprints = new Uint8Array(PAGE_SIZE)
   private readonly offsets = new Uint16Array(PAGE_SIZE)
+  /** flushPage's counting sort: where the next entry of each fingerprint goes. */
+  private readonly fingerprintSlots = new Uint16Array(257)
   private count = 0
   private maxSpill = 0
   private keys = 0
@@ -135,12 +137,23 @@ export class ShardPacker {
     const count = this.count
     page.writeUInt16LE(count, P_COUNT_OFF)
     page[P_FLAGS_OFF] = continues ? PAGE_CONTINUES : 0
-    page.set(this.fingerprints.subarray(0, count), P_FINGERPRINTS_OFF)
+    // The directory in ascending fingerprint order (write_version 2), by a counting sort that
+    // keeps records of equal fingerprints in placement order, so the output is deterministic.
+    // The records themselves stay in placement order: only the directory is sorted.
+    const fingerprints = this.fingerprints
+    const slot = this.fingerprintSlots
+    slot.fill(0)
+    for (let i = 0; i < count; i++) slot[fingerprints[i] + 1]++
+    for (let f = 1; f < 257; f++) slot[f] += slot[f - 1]
     const recordsAt = P_HEADER_BYTES + count * DIRECTORY_BYTES_PER_RECORD
-    let dir = P_FINGERPRINTS_OFF + count
+    const offsetsAt = P_FINGERPRINTS_OFF + count
     for (let i = 0; i < count; i++) {
-      page.writeUInt16LE(recordsAt + this.offsets[i], dir)
-      dir += 2
+      const fp = fingerprints[i]
+      const j = slot[fp]++
+      page[P_FINGERPRINTS_OFF + j] = fp
+      const offset = recordsAt + this.offsets[i]
+      page[offsetsAt + 2 * j] = offset & 0xff
+      page[offsetsAt + 2 * j + 1] = offset >>> 8
     }
     this.records.copy(page, recordsAt, 0, this.recordFill)
     this.count = 0

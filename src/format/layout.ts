@@ -14,7 +14,12 @@ export const PAGE_SHIFT = 12
 /** A reader refuses a table whose read version is newer than this. */
 export const READ_VERSION = 1
 /** What this writer writes. A reader that knows READ_VERSION but not WRITE_VERSION may read. */
-export const WRITE_VERSION = 1
+export const WRITE_VERSION = 2
+/**
+ * From this write version on, every page's directory entries are in ascending fingerprint
+ * order, so a lookup can start near where its fingerprint falls instead of scanning them all.
+ */
+export const SORTED_DIRECTORY_VERSION = 2
 export const HASH_ID_PDHASH64 = 1
 
 export const TABLE_MAGIC = Buffer.from('PAGEDICT', 'latin1')

@@ -8,7 +8,7 @@
 import zlib from 'node:zlib'
 import { PagedictError } from '../errors.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
-import { type CodecId, PAGE_CONTINUES, PAGE_SIZE, P_CHECKSUM_OFF, P_FLAGS_OFF, P_OVERFLOW_OFF, P_RESERVED_OFF, bucketOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
+import { type CodecId, PAGE_CONTINUES, PAGE_SIZE, P_CHECKSUM_OFF, P_FLAGS_OFF, P_OVERFLOW_OFF, P_RESERVED_OFF, P_COUNT_OFF, P_FINGERPRINTS_OFF, SORTED_DIRECTORY_VERSION, bucketOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
 import { decodeValue } from '../format/values.js'
 import type { Dict } from './dict.js'
 import { open } from './open.js'
@@ -44,6 +44,8 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
     if (problems.length < MAX_PROBLEMS) problems.push(msg)
   }
   const header = dict.header
+  // Lookups in a table of write_version >= 2 stop at the first fingerprint past theirs.
+  const sorted = header.writeVersion >= SORTED_DIRECTORY_VERSION
   let pages = 0
   for (const seg of dict.segmentsForVerify) {
     for (let page = 0; page < seg.pageCount; page++) {
@@ -54,6 +56,7 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
       copy.writeUInt32LE(0, P_CHECKSUM_OFF)
       if (zlib.crc32(copy) !== stored) note(`${seg.file}: page ${page}: checksum mismatch`)
       if ((copy[P_FLAGS_OFF] & ~PAGE_CONTINUES) !== 0 || copy[P_RESERVED_OFF] !== 0) note(`${seg.file}: page ${page}: unknown flags or a nonzero reserved byte`)
+      if (sorted && !fingerprintsInOrder(copy)) note(`${seg.file}: page ${page}: fingerprints out of order`)
     }
   }
   // Walk the records. A structural error stops the walk of that table (the iterator cannot
@@ -107,9 +110,16 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
     ok: problems.length === 0,
     keys,
     pages,
-    checked: ['header checksum', 'page checksums', 'record bounds', 'page flags', 'key placement', 'continuation flags', 'fingerprints', 'overflow filters', 'values', 'value area checksums', 'key counts'],
+    checked: ['header checksum', 'page checksums', 'record bounds', 'page flags', 'key placement', 'continuation flags', 'fingerprints', 'fingerprint order', 'overflow filters', 'values', 'value area checksums', 'key counts'],
     problems,
   }
+}
+
+/** Whether a page's fingerprints ascend (its count, if damaged, bounded by the page). */
+function fingerprintsInOrder(page: Buffer): boolean {
+  const count = Math.min(page.readUInt16LE(P_COUNT_OFF), PAGE_SIZE - P_FINGERPRINTS_OFF)
+  for (let i = 1; i < count; i++) if (page[P_FINGERPRINTS_OFF + i] < page[P_FINGERPRINTS_OFF + i - 1]) return false
+  return true
 }
 
 function verifyEntries(dict: Dict): VerifyReport {

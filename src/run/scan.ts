@@ -2,14 +2,17 @@
  * The hot loop of `pagedict run`: read a data file in large blocks into one reused Buffer
  * (src/scan/chunks.ts), find each record's key field in the bytes (src/scan/csv.ts for
  * CSV/TSV, json-key.ts for JSONL) and look those bytes up where they lie with
- * dict.lookupRange. No string, no array and no object per line; a handler, when given,
- * sees the record's bytes and, on a hit, the value's location in dict.lastValue.
+ * dict.lookupRange, or a batch of them at a time with dict.lookupBatch where the table has it
+ * (the page file: src/run/line-batch.ts). No string, no array and no object per line; a
+ * handler, when given, sees the record's bytes and, on a hit, the value's location in
+ * dict.lastValue, in file order either way.
  */
 import { PagedictError, inputError } from '../errors.js'
 import type { Dict } from '../read/dict.js'
 import { bomLength, readBlocks, type BlockHandler } from '../scan/chunks.js'
 import { COMMA, NEED_MORE, RecordSplitter, TAB, UNTERMINATED } from '../scan/csv.js'
 import { JsonKeyFinder } from './json-key.js'
+import { LineBatch, batchable } from './line-batch.js'
 import { type ScanOptions, checkScanOptions, formatOf } from './spec.js'
 
 export type { ScanOptions } from './spec.js'
@@ -71,6 +74,8 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
   let started = false
   // Physical lines before the current record, for "file:line" in error messages.
   let lineNo = 0
+  const batched = batchable(dict)
+  const batch = batched && new LineBatch(batched, onLine)
 
   /** The file's first bytes: a byte order mark, then the header record when there is one. */
   const start = (buf: Buffer, pos: number, end: number, eof: boolean): number => {
@@ -100,39 +105,50 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
     return pos
   }
 
+  // Per block: records split and found so far, and the block being split, for onRecord.
+  let lines = 0
+  let matched = 0
+  let block: Buffer = Buffer.alloc(0)
+  const onRecord = (sp: RecordSplitter): void => {
+    lines++
+    lineNo += sp.innerLines
+    if (batch !== undefined) {
+      if (sp.count > k) batch.add(sp.bytes, sp.starts[k], sp.ends[k], sp.recordStart, sp.recordEnd)
+      else batch.addNone(sp.recordStart, sp.recordEnd)
+      if (batch.full) matched += batch.flush(block)
+    } else {
+      const found = sp.count > k && dict.lookupRange(sp.bytes, sp.starts[k], sp.ends[k])
+      if (found) matched++
+      if (onLine !== undefined) onLine(found, block, sp.recordStart, sp.recordEnd)
+    }
+  }
+
   return (buf, pos, end, eof) => {
     if (!started) {
       const at = start(buf, pos, end, eof)
       if (at < 0) return pos
       pos = at
     }
-    const sp = splitter
-    const d = dict
-    let lines = 0
-    let matched = 0
-    while (pos < end) {
-      const next = sp.split(buf, pos, end, eof)
-      if (next < 0) {
-        if (next === UNTERMINATED) throw inputError(path, lineNo + lines + 1, 'a quoted field is never closed')
-        break
-      }
-      lines++
-      lineNo += sp.innerLines
-      const found = sp.count > k && d.lookupRange(sp.bytes, sp.starts[k], sp.ends[k])
-      if (found) matched++
-      if (onLine !== undefined) onLine(found, buf, pos, sp.recordEnd)
-      pos = next
-    }
+    lines = 0
+    matched = 0
+    block = buf
+    // splitBlock finds line ends and delimiters with memchr where fields are wide, and
+    // remembers where the next quote is, so most records cost two memchr calls.
+    const next = splitter.splitBlock(buf, pos, end, eof, onRecord)
+    if (batch !== undefined) matched += batch.flush(buf) // before a throw too: the records before it, in order
+    if (next === UNTERMINATED) throw inputError(path, lineNo + lines + 1, 'a quoted field is never closed')
     lineNo += lines
     counts.lines += lines
     counts.matched += matched
-    return pos
+    return next
   }
 }
 
 function jsonlBlocks(dict: Dict, path: string, opts: ScanOptions, onLine: LineHandler | undefined, counts: Counts): BlockHandler {
   if (opts.key === undefined) throw new PagedictError('E_OPTION', `key: ${path} is jsonl, which needs a field path such as "user.id"`, { option: 'key' })
   const finder = new JsonKeyFinder(String(opts.key))
+  const batched = batchable(dict)
+  const batch = batched && new LineBatch(batched, onLine)
   let started = false
   return (buf, pos, end, eof) => {
     if (!started) {
@@ -157,12 +173,19 @@ function jsonlBlocks(dict: Dict, path: string, opts: ScanOptions, onLine: LineHa
       // Blank lines separate nothing in JSONL: they are skipped, not counted.
       if (first < lineEnd) {
         lines++
-        const found = finder.find(buf, first, lineEnd) && d.lookupRange(finder.bytes, finder.start, finder.end)
-        if (found) matched++
-        if (onLine !== undefined) onLine(found, buf, pos, lineEnd)
+        if (batch !== undefined) {
+          if (finder.find(buf, first, lineEnd)) batch.add(finder.bytes, finder.start, finder.end, pos, lineEnd)
+          else batch.addNone(pos, lineEnd)
+          if (batch.full) matched += batch.flush(buf)
+        } else {
+          const found = finder.find(buf, first, lineEnd) && d.lookupRange(finder.bytes, finder.start, finder.end)
+          if (found) matched++
+          if (onLine !== undefined) onLine(found, buf, pos, lineEnd)
+        }
       }
       pos = nl + 1
     }
+    if (batch !== undefined) matched += batch.flush(buf)
     counts.lines += lines
     counts.matched += matched
     return Math.min(pos, end)

@@ -1,0 +1,70 @@
+/**
+ * Keys looked up together (getMany, and the `run` scanner's hot loop). One key at a time,
+ * a lookup waits in full for its page to come from memory, and its own computing keeps the
+ * CPU from starting the next key's load. A batch hashes every key first, then touches every
+ * home page in a loop so short that the CPU has dozens of those loads in flight at once, and
+ * only then compares keys, in pages that are in cache by now (BENCHMARKS.md has the figures).
+ */
+import { MAX_KEY_BYTES } from '../format/layout.js'
+import { copyBytes } from '../bytes.js'
+
+/** Keys per batch: enough to overlap the loads, few enough that their pages stay in cache. */
+export const BATCH_KEYS = 512
+
+export class KeyBatch {
+  /** Keys added since clear(). */
+  count = 0
+  /** The keys' bytes, back to back. */
+  bytes: Uint8Array = new Uint8Array(BATCH_KEYS * 32)
+  private used = 0
+  /** Key i is bytes[start[i], start[i] + len[i]); len -1 = no key (never found). */
+  readonly start = new Int32Array(BATCH_KEYS)
+  readonly len = new Int32Array(BATCH_KEYS)
+
+  // Filled by the dictionary's lookupBatch: its working values, then the answers.
+  readonly high = new Uint32Array(BATCH_KEYS)
+  readonly low = new Uint32Array(BATCH_KEYS)
+  readonly segment = new Int32Array(BATCH_KEYS)
+  readonly home = new Int32Array(BATCH_KEYS)
+  /** 1 when key i was found; its encoded value is then valueBytes[i][valueStart[i], valueEnd[i]). */
+  readonly found = new Uint8Array(BATCH_KEYS)
+  readonly valueBytes: Uint8Array[] = new Array<Uint8Array>(BATCH_KEYS)
+  readonly valueStart = new Int32Array(BATCH_KEYS)
+  readonly valueEnd = new Int32Array(BATCH_KEYS)
+
+  get full(): boolean {
+    return this.count === BATCH_KEYS
+  }
+
+  clear(): void {
+    this.count = 0
+    this.used = 0
+  }
+
+  /** Add the key src[start, end); returns its index. A key too long to be stored is added as no key. */
+  add(src: Uint8Array, start: number, end: number): number {
+    const len = end - start
+    if (len > MAX_KEY_BYTES) return this.addNone()
+    if (this.used + len > this.bytes.length) this.grow(len)
+    const i = this.count++
+    copyBytes(src, start, len, this.bytes, this.used)
+    this.start[i] = this.used
+    this.len[i] = len
+    this.used += len
+    return i
+  }
+
+  /** Add a place for a record that has no key (it is never found); returns its index. */
+  addNone(): number {
+    const i = this.count++
+    this.start[i] = 0
+    this.len[i] = -1
+    return i
+  }
+
+  private grow(need: number): void {
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.used + need))
+    bigger.set(this.bytes.subarray(0, this.used))
+    this.bytes = bigger
+  }
+}
