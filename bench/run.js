@@ -25,6 +25,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { generate, mb, parseFlags } from './generate.js'
+import { WRITE_VERSION } from '../dist/format/layout.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
@@ -156,10 +157,22 @@ function figureBuild(ctx) {
   return { fig, raw }
 }
 
+/** A page file's write_version (bytes 10-11): a table left by an older pagedict is rebuilt. */
+function writeVersionOf(file) {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const head = Buffer.alloc(12)
+    fs.readSync(fd, head, 0, 12, 0)
+    return head.readUInt16LE(10)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 /** Make sure the tables the later figures read exist (when --only skips the build figure). */
 function ensureTables(ctx) {
   for (const kind of ['pagefile', 'pdlmdb', 'lmdbjs']) {
-    if (fs.existsSync(ctx.tables[kind])) continue
+    if (fs.existsSync(ctx.tables[kind]) && (kind !== 'pagefile' || writeVersionOf(ctx.tables[kind]) === WRITE_VERSION)) continue
     say(`building ${kind} (not timed: the build figure was skipped)`)
     child('build', { ...ctx.args, kind, out: ctx.tables[kind] })
   }

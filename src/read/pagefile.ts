@@ -373,7 +373,9 @@ export class PageFileDict implements Dict {
 
   close(): void {
     // Dropping the Buffers lets the GC unmap; nothing can unmap a Buffer still referenced.
+    // getMany's batch refers to them too (its value locations).
     this.segments = []
+    this.batch = undefined
   }
 }
 
