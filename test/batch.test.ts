@@ -83,6 +83,12 @@ describe('batched lookups answer like single ones', () => {
     expect(Buffer.from(b.bytes.subarray(b.start[39], b.start[39] + 1000)).equals(long)).toBe(true)
     const tooLong = Buffer.alloc(1025)
     expect(b.len[b.add(tooLong, 0, tooLong.length)]).toBe(-1)
+    // Strings are encoded as UTF-8 and measured in bytes: 341 × 3 bytes fit, 600 × 2 do not.
+    const fits = b.addString('日'.repeat(341))
+    expect(b.len[fits]).toBe(1023)
+    expect(Buffer.from(b.bytes.subarray(b.start[fits], b.start[fits] + 1023)).toString('utf8')).toBe('日'.repeat(341))
+    expect(b.len[b.addString('é'.repeat(600))]).toBe(-1)
+    expect(b.len[b.addString('x'.repeat(1025))]).toBe(-1)
     b.clear()
     expect(b.count).toBe(0)
   })

@@ -15,7 +15,7 @@ export class KeyBatch {
   /** Keys added since clear(). */
   count = 0
   /** The keys' bytes, back to back. */
-  bytes: Uint8Array = new Uint8Array(BATCH_KEYS * 32)
+  bytes: Buffer = Buffer.allocUnsafe(BATCH_KEYS * 32)
   private used = 0
   /** Key i is bytes[start[i], start[i] + len[i]); len -1 = no key (never found). */
   readonly start = new Int32Array(BATCH_KEYS)
@@ -54,6 +54,19 @@ export class KeyBatch {
     return i
   }
 
+  /** Add a string key, encoded straight into the batch; returns its index. */
+  addString(key: string): number {
+    // A UTF-16 unit is at most three UTF-8 bytes; a key past the limit is added as no key.
+    if (this.used + 3 * Math.min(key.length, MAX_KEY_BYTES + 1) > this.bytes.length) this.grow(3 * (MAX_KEY_BYTES + 1))
+    const len = encodeKey(key, this.bytes, this.used)
+    if (len < 0) return this.addNone()
+    const i = this.count++
+    this.start[i] = this.used
+    this.len[i] = len
+    this.used += len
+    return i
+  }
+
   /** Add a place for a record that has no key (it is never found); returns its index. */
   addNone(): number {
     const i = this.count++
@@ -63,8 +76,27 @@ export class KeyBatch {
   }
 
   private grow(need: number): void {
-    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.used + need))
-    bigger.set(this.bytes.subarray(0, this.used))
+    const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + need))
+    this.bytes.copy(bigger, 0, 0, this.used)
     this.bytes = bigger
   }
+}
+
+/**
+ * Write the UTF-8 bytes of `key` at out[at] (room for 3 bytes a UTF-16 unit, up to
+ * MAX_KEY_BYTES + 1 units, is the caller's); returns their length, or -1 when over
+ * MAX_KEY_BYTES (such a key is in no table). ASCII, the common case, is copied by a loop.
+ */
+export function encodeKey(key: string, out: Buffer, at: number): number {
+  const n = key.length
+  if (n > MAX_KEY_BYTES) return -1 // every UTF-16 unit is at least one UTF-8 byte
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i)
+    if (c >= 0x80) {
+      const len = out.write(key, at, 'utf8')
+      return len > MAX_KEY_BYTES ? -1 : len
+    }
+    out[at + i] = c
+  }
+  return n
 }

@@ -31,7 +31,7 @@ import {
 } from '../format/layout.js'
 import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
-import { BATCH_KEYS, KeyBatch } from './batch.js'
+import { BATCH_KEYS, KeyBatch, encodeKey } from './batch.js'
 
 /** Where the prefetching loads in lookupRange land, so the JIT cannot drop them. */
 export let touched = 0
@@ -112,11 +112,8 @@ export class PageFileDict implements Dict {
       b.clear()
       for (let i = from; i < to; i++) {
         const k = keys[i]
-        if (typeof k === 'string') {
-          const len = this.keyBytes(k)
-          if (len < 0) b.addNone()
-          else b.add(this.scratch, 0, len)
-        } else b.add(k, 0, k.length)
+        if (typeof k === 'string') b.addString(k)
+        else b.add(k, 0, k.length)
       }
       this.lookupBatch(b)
       for (let i = 0; i < b.count; i++) {
@@ -173,18 +170,7 @@ export class PageFileDict implements Dict {
   /** UTF-8 bytes of a key: a string is encoded into the scratch buffer. -1 when too long. */
   private keyBytes(key: Key): number {
     if (typeof key !== 'string') return key.length > MAX_KEY_BYTES ? -1 : key.length
-    const n = key.length
-    if (n > MAX_KEY_BYTES) return -1 // every UTF-16 unit is at least one UTF-8 byte
-    const s = this.scratch
-    for (let i = 0; i < n; i++) {
-      const c = key.charCodeAt(i)
-      if (c >= 0x80) {
-        const len = s.write(key, 0, 'utf8')
-        return len > MAX_KEY_BYTES ? -1 : len
-      }
-      s[i] = c
-    }
-    return n
+    return encodeKey(key, this.scratch, 0)
   }
 
   private lookupKey(key: Key): boolean {
