@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
-import { copyBytes } from '../bytes.js'
+import { copyBytesWide, viewOfBytes } from '../bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 
@@ -48,11 +48,20 @@ class ChunkPool {
   }
 }
 
+/** A chunk of length 0: a partition that holds none, so its first record takes a new one. */
+const NO_CHUNK = Buffer.alloc(0)
+const NO_VIEW = viewOfBytes(NO_CHUNK)
+
 /** One hash range's records: in-memory chunks, then (after a spill) a file they append to. */
 class Partition {
-  /** Chunks in use, each filled to `fills[i]` bytes. */
+  /** Chunks in use, the last being filled. */
   chunks: Buffer[] = []
+  /** Bytes used in each chunk but the last. */
   fills: number[] = []
+  /** The last chunk and the bytes used in it: plain fields, as Partitioner#add is hot. */
+  chunk: Buffer = NO_CHUNK
+  view: DataView = NO_VIEW
+  fill = 0
   memoryBytes = 0
   fileBytes = 0
   fd = -1
@@ -65,23 +74,29 @@ class Partition {
     private readonly pool: ChunkPool,
   ) {}
 
-  /** The chunk to write `size` bytes into at `this.fill`; a new one when it does not fit. */
-  reserve(size: number): Buffer {
-    const last = this.chunks.length - 1
-    if (last >= 0 && this.fills[last] + size <= this.chunks[last].length) return this.chunks[last]
+  /** Start a chunk with room for `size` bytes; it becomes `chunk`, with `fill` 0. */
+  newChunk(size: number): Buffer {
+    if (this.chunks.length > 0) this.fills.push(this.fill)
     const chunk = this.pool.take(size)
     this.chunks.push(chunk)
-    this.fills.push(0)
+    this.chunk = chunk
+    this.view = viewOfBytes(chunk)
+    this.fill = 0
     return chunk
   }
 
-  /** Bytes used in the last chunk. */
-  get fill(): number {
-    return this.fills[this.fills.length - 1]
+  /** Bytes used in chunk i. */
+  filled(i: number): number {
+    return i === this.chunks.length - 1 ? this.fill : this.fills[i]
   }
 
-  set fill(n: number) {
-    this.fills[this.fills.length - 1] = n
+  private dropChunks(): void {
+    this.chunks = []
+    this.fills = []
+    this.chunk = NO_CHUNK
+    this.view = NO_VIEW
+    this.fill = 0
+    this.memoryBytes = 0
   }
 
   spill(): void {
@@ -91,16 +106,15 @@ class Partition {
       for (let i = 0; i < this.chunks.length; i++) {
         const c = this.chunks[i]
         let done = 0
-        while (done < this.fills[i]) done += fs.writeSync(this.fd, c, done, this.fills[i] - done)
+        const n = this.filled(i)
+        while (done < n) done += fs.writeSync(this.fd, c, done, n - done)
       }
     } catch (err) {
       throw ioError(this.file, err, 'write a build spill file')
     }
     this.fileBytes += this.memoryBytes
     for (const c of this.chunks) this.pool.give(c)
-    this.chunks = []
-    this.fills = []
-    this.memoryBytes = 0
+    this.dropChunks()
   }
 
   /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
@@ -120,7 +134,7 @@ class Partition {
         throw ioError(this.file, err, 'read a build spill file')
       }
     }
-    for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.fills[i])
+    for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.filled(i))
     return out
   }
 
@@ -167,16 +181,14 @@ class Partition {
     }
     drain(true)
     for (let i = 0; i < this.chunks.length; i++) {
-      const c = this.chunks[i].subarray(0, this.fills[i])
+      const c = this.chunks[i].subarray(0, this.filled(i))
       let pos = 0
       while (pos < c.length) pos += emitRecord(c, pos, each)
     }
   }
 
   release(): void {
-    this.chunks = []
-    this.fills = []
-    this.memoryBytes = 0
+    this.dropChunks()
     if (this.fd >= 0) {
       fs.closeSync(this.fd)
       fs.rmSync(this.file, { force: true })
@@ -213,7 +225,6 @@ export class Partitioner {
   private readonly pool: ChunkPool
   private memoryBytes = 0
   readonly stats: PartitionStats = { records: 0, keyBytes: 0, pageBytes: 0, valueAreaBytes: 0 }
-  private readonly header = Buffer.allocUnsafe(28)
 
   /**
    * @param count number of hash ranges
@@ -263,22 +274,25 @@ export class Partitioner {
     }
     const keyLen = keyEnd - keyStart
     const valueLen = valueEnd - valueStart
-    const h = this.header
-    h.writeUInt32LE(high, 0)
-    h.writeUInt32LE(low, 4)
-    let hl = writeVarint(h, 8, inputIndex)
-    hl = writeVarint(h, hl, line)
-    hl = writeVarint(h, hl, keyLen)
-    hl = writeVarint(h, hl, valueLen)
-    const size = hl + keyLen + valueLen
+    const size = 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
     const part = this.partOf(high)
-    const chunk = part.reserve(size)
+    // Written straight into the chunk: no header scratch to copy from.
+    let chunk = part.chunk
     let at = part.fill
-    copyBytes(h, 0, hl, chunk, at)
-    at += hl
-    copyBytes(key, keyStart, keyLen, chunk, at)
-    copyBytes(value, valueStart, valueLen, chunk, at + keyLen)
-    part.fill += size
+    if (at + size > chunk.length) {
+      chunk = part.newChunk(size)
+      at = 0
+    }
+    const view = part.view
+    view.setUint32(at, high, true)
+    view.setUint32(at + 4, low, true)
+    at = writeVarint(chunk, at + 8, inputIndex)
+    at = writeVarint(chunk, at, line)
+    at = writeVarint(chunk, at, keyLen)
+    at = writeVarint(chunk, at, valueLen)
+    copyBytesWide(key, keyStart, keyLen, chunk, view, at)
+    copyBytesWide(value, valueStart, valueLen, chunk, view, at + keyLen)
+    part.fill = at + keyLen + valueLen
     part.memoryBytes += size
     part.records++
     this.memoryBytes += size
