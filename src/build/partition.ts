@@ -64,7 +64,6 @@ class Partition {
   fill = 0
   memoryBytes = 0
   fileBytes = 0
-  fd = -1
   records = 0
 
   constructor(
@@ -99,18 +98,27 @@ class Partition {
     this.memoryBytes = 0
   }
 
+  /**
+   * Append the chunks to the spill file. The file is opened per spill and per read, not held
+   * open: a big build has thousands of partitions, more than a file-descriptor limit allows.
+   */
   spill(): void {
     if (this.memoryBytes === 0) return
+    let fd = -1
     try {
-      if (this.fd < 0) this.fd = fs.openSync(this.file, 'w+', 0o600)
+      fd = fs.openSync(this.file, this.fileBytes === 0 ? 'w' : 'r+', 0o600)
+      let position = this.fileBytes
       for (let i = 0; i < this.chunks.length; i++) {
         const c = this.chunks[i]
         let done = 0
         const n = this.filled(i)
-        while (done < n) done += fs.writeSync(this.fd, c, done, n - done)
+        while (done < n) done += fs.writeSync(fd, c, done, n - done, position + done)
+        position += n
       }
     } catch (err) {
       throw ioError(this.file, err, 'write a build spill file')
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
     }
     this.fileBytes += this.memoryBytes
     for (const c of this.chunks) this.pool.give(c)
@@ -123,19 +131,30 @@ class Partition {
     const total = this.fileBytes + this.memoryBytes
     if (out.length < total) out = Buffer.allocUnsafe(Math.max(total, Math.floor(out.length * 1.5)))
     let pos = 0
-    if (this.fd >= 0) {
+    if (this.fileBytes > 0) {
+      const fd = this.openSpill()
       try {
         while (pos < this.fileBytes) {
-          const n = fs.readSync(this.fd, out, pos, this.fileBytes - pos, pos)
+          const n = fs.readSync(fd, out, pos, this.fileBytes - pos, pos)
           if (n === 0) throw new Error('spill file shorter than written')
           pos += n
         }
       } catch (err) {
         throw ioError(this.file, err, 'read a build spill file')
+      } finally {
+        fs.closeSync(fd)
       }
     }
     for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.filled(i))
     return out
+  }
+
+  private openSpill(): number {
+    try {
+      return fs.openSync(this.file, 'r')
+    } catch (err) {
+      throw ioError(this.file, err, 'read a build spill file')
+    }
   }
 
   get bytes(): number {
@@ -162,22 +181,27 @@ class Partition {
       buf.copy(buf, 0, pos, have)
       have -= pos
     }
-    while (filePos < this.fileBytes) {
-      if (have === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2)
-        buf.copy(bigger, 0, 0, have)
-        buf = bigger
+    const fd = this.fileBytes > 0 ? this.openSpill() : -1
+    try {
+      while (filePos < this.fileBytes) {
+        if (have === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2)
+          buf.copy(bigger, 0, 0, have)
+          buf = bigger
+        }
+        let n: number
+        try {
+          n = fs.readSync(fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
+        } catch (err) {
+          throw ioError(this.file, err, 'read a build spill file')
+        }
+        if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
+        have += n
+        filePos += n
+        drain(false)
       }
-      let n: number
-      try {
-        n = fs.readSync(this.fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
-      } catch (err) {
-        throw ioError(this.file, err, 'read a build spill file')
-      }
-      if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
-      have += n
-      filePos += n
-      drain(false)
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
     }
     drain(true)
     for (let i = 0; i < this.chunks.length; i++) {
@@ -189,10 +213,9 @@ class Partition {
 
   release(): void {
     this.dropChunks()
-    if (this.fd >= 0) {
-      fs.closeSync(this.fd)
+    if (this.fileBytes > 0) {
       fs.rmSync(this.file, { force: true })
-      this.fd = -1
+      this.fileBytes = 0
     }
   }
 }
@@ -224,6 +247,10 @@ export class Partitioner {
   readonly parts: Partition[]
   private readonly pool: ChunkPool
   private memoryBytes = 0
+  /** partOf's arithmetic: the first hash, partitions per hash value, and every range's start then the last end. */
+  private readonly first: number
+  private readonly scale: number
+  private readonly bounds: Float64Array
   readonly stats: PartitionStats = { records: 0, keyBytes: 0, pageBytes: 0, valueAreaBytes: 0 }
 
   /**
@@ -245,11 +272,16 @@ export class Partitioner {
   ) {
     this.parts = []
     const span = hashEnd - hashStart
+    this.first = hashStart
+    this.scale = count / span
+    this.bounds = new Float64Array(count + 1)
     this.pool = new ChunkPool(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.floor(memoryLimit / count / 2))))
     for (let k = 0; k < count; k++) {
       const lo = hashStart + Math.ceil((span * k) / count)
       const hi = hashStart + Math.ceil((span * (k + 1)) / count)
       this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool))
+      this.bounds[k] = lo
+      this.bounds[k + 1] = hi
     }
   }
 
@@ -305,15 +337,13 @@ export class Partitioner {
   }
 
   private partOf(high: number): Partition {
-    const parts = this.parts
-    if (parts.length === 1) return parts[0]
     // Ranges are near-equal, so a scaled guess lands on the right one or a neighbour.
-    const first = parts[0].hashStart
-    const span = parts[parts.length - 1].hashEnd - first
-    let k = Math.min(parts.length - 1, Math.floor(((high - first) * parts.length) / span))
-    while (high < parts[k].hashStart) k--
-    while (high >= parts[k].hashEnd) k++
-    return parts[k]
+    const bounds = this.bounds
+    const last = bounds.length - 2
+    let k = Math.min(last, Math.floor((high - this.first) * this.scale))
+    while (high < bounds[k]) k--
+    while (high >= bounds[k + 1]) k++
+    return this.parts[k]
   }
 
   spillAll(): void {
