@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import zlib from 'node:zlib'
 import { ioError } from '../errors.js'
-import { copyBytes } from '../bytes.js'
+import { copyBytesWide, viewOfBytes } from '../bytes.js'
 import {
   DIRECTORY_BYTES_PER_RECORD,
   MAX_INLINE_VALUE_BYTES,
@@ -57,6 +57,7 @@ const WINDOW_PAGES = MAX_SPILL_PAGES
 export class ShardPacker {
   private page = 0 // index of the page being filled
   private readonly records = Buffer.alloc(PAGE_SIZE) // record bytes of the page being filled
+  private readonly recordsView = viewOfBytes(this.records)
   private recordFill = 0
   private readonly fingerprints = new Uint8Array(PAGE_SIZE)
   private readonly offsets = new Uint16Array(PAGE_SIZE)
@@ -103,13 +104,13 @@ export class ShardPacker {
     this.offsets[this.count] = this.recordFill
     let at = writeVarint(rec, this.recordFill, keyLen)
     at = writeVarint(rec, at, valueLen * 2 + (external ? 1 : 0))
-    copyBytes(key, keyStart, keyLen, rec, at)
+    copyBytesWide(key, keyStart, keyLen, rec, this.recordsView, at)
     at += keyLen
     if (external) {
       writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
       at += VALUE_REF_BYTES
     } else {
-      copyBytes(value, valueStart, valueLen, rec, at)
+      copyBytesWide(value, valueStart, valueLen, rec, this.recordsView, at)
       at += valueLen
     }
     this.recordFill = at

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
-import { copyBytes } from '../bytes.js'
+import { copyBytesWide, viewOfBytes } from '../bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 
@@ -48,14 +48,22 @@ class ChunkPool {
   }
 }
 
+/** A chunk of length 0: a partition that holds none, so its first record takes a new one. */
+const NO_CHUNK = Buffer.alloc(0)
+const NO_VIEW = viewOfBytes(NO_CHUNK)
+
 /** One hash range's records: in-memory chunks, then (after a spill) a file they append to. */
 class Partition {
-  /** Chunks in use, each filled to `fills[i]` bytes. */
+  /** Chunks in use, the last being filled. */
   chunks: Buffer[] = []
+  /** Bytes used in each chunk but the last. */
   fills: number[] = []
+  /** The last chunk and the bytes used in it: plain fields, as Partitioner#add is hot. */
+  chunk: Buffer = NO_CHUNK
+  view: DataView = NO_VIEW
+  fill = 0
   memoryBytes = 0
   fileBytes = 0
-  fd = -1
   records = 0
 
   constructor(
@@ -65,42 +73,56 @@ class Partition {
     private readonly pool: ChunkPool,
   ) {}
 
-  /** The chunk to write `size` bytes into at `this.fill`; a new one when it does not fit. */
-  reserve(size: number): Buffer {
-    const last = this.chunks.length - 1
-    if (last >= 0 && this.fills[last] + size <= this.chunks[last].length) return this.chunks[last]
+  /** Start a chunk with room for `size` bytes; it becomes `chunk`, with `fill` 0. */
+  newChunk(size: number): Buffer {
+    if (this.chunks.length > 0) this.fills.push(this.fill)
     const chunk = this.pool.take(size)
     this.chunks.push(chunk)
-    this.fills.push(0)
+    this.chunk = chunk
+    this.view = viewOfBytes(chunk)
+    this.fill = 0
     return chunk
   }
 
-  /** Bytes used in the last chunk. */
-  get fill(): number {
-    return this.fills[this.fills.length - 1]
+  /** Bytes used in chunk i. */
+  filled(i: number): number {
+    return i === this.chunks.length - 1 ? this.fill : this.fills[i]
   }
 
-  set fill(n: number) {
-    this.fills[this.fills.length - 1] = n
+  private dropChunks(): void {
+    this.chunks = []
+    this.fills = []
+    this.chunk = NO_CHUNK
+    this.view = NO_VIEW
+    this.fill = 0
+    this.memoryBytes = 0
   }
 
+  /**
+   * Append the chunks to the spill file. The file is opened per spill and per read, not held
+   * open: a big build has thousands of partitions, more than a file-descriptor limit allows.
+   */
   spill(): void {
     if (this.memoryBytes === 0) return
+    let fd = -1
     try {
-      if (this.fd < 0) this.fd = fs.openSync(this.file, 'w+', 0o600)
+      fd = fs.openSync(this.file, this.fileBytes === 0 ? 'w' : 'r+', 0o600)
+      let position = this.fileBytes
       for (let i = 0; i < this.chunks.length; i++) {
         const c = this.chunks[i]
         let done = 0
-        while (done < this.fills[i]) done += fs.writeSync(this.fd, c, done, this.fills[i] - done)
+        const n = this.filled(i)
+        while (done < n) done += fs.writeSync(fd, c, done, n - done, position + done)
+        position += n
       }
     } catch (err) {
       throw ioError(this.file, err, 'write a build spill file')
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
     }
     this.fileBytes += this.memoryBytes
     for (const c of this.chunks) this.pool.give(c)
-    this.chunks = []
-    this.fills = []
-    this.memoryBytes = 0
+    this.dropChunks()
   }
 
   /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
@@ -109,19 +131,30 @@ class Partition {
     const total = this.fileBytes + this.memoryBytes
     if (out.length < total) out = Buffer.allocUnsafe(Math.max(total, Math.floor(out.length * 1.5)))
     let pos = 0
-    if (this.fd >= 0) {
+    if (this.fileBytes > 0) {
+      const fd = this.openSpill()
       try {
         while (pos < this.fileBytes) {
-          const n = fs.readSync(this.fd, out, pos, this.fileBytes - pos, pos)
+          const n = fs.readSync(fd, out, pos, this.fileBytes - pos, pos)
           if (n === 0) throw new Error('spill file shorter than written')
           pos += n
         }
       } catch (err) {
         throw ioError(this.file, err, 'read a build spill file')
+      } finally {
+        fs.closeSync(fd)
       }
     }
-    for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.fills[i])
+    for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.filled(i))
     return out
+  }
+
+  private openSpill(): number {
+    try {
+      return fs.openSync(this.file, 'r')
+    } catch (err) {
+      throw ioError(this.file, err, 'read a build spill file')
+    }
   }
 
   get bytes(): number {
@@ -148,39 +181,41 @@ class Partition {
       buf.copy(buf, 0, pos, have)
       have -= pos
     }
-    while (filePos < this.fileBytes) {
-      if (have === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2)
-        buf.copy(bigger, 0, 0, have)
-        buf = bigger
+    const fd = this.fileBytes > 0 ? this.openSpill() : -1
+    try {
+      while (filePos < this.fileBytes) {
+        if (have === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2)
+          buf.copy(bigger, 0, 0, have)
+          buf = bigger
+        }
+        let n: number
+        try {
+          n = fs.readSync(fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
+        } catch (err) {
+          throw ioError(this.file, err, 'read a build spill file')
+        }
+        if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
+        have += n
+        filePos += n
+        drain(false)
       }
-      let n: number
-      try {
-        n = fs.readSync(this.fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
-      } catch (err) {
-        throw ioError(this.file, err, 'read a build spill file')
-      }
-      if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
-      have += n
-      filePos += n
-      drain(false)
+    } finally {
+      if (fd >= 0) fs.closeSync(fd)
     }
     drain(true)
     for (let i = 0; i < this.chunks.length; i++) {
-      const c = this.chunks[i].subarray(0, this.fills[i])
+      const c = this.chunks[i].subarray(0, this.filled(i))
       let pos = 0
       while (pos < c.length) pos += emitRecord(c, pos, each)
     }
   }
 
   release(): void {
-    this.chunks = []
-    this.fills = []
-    this.memoryBytes = 0
-    if (this.fd >= 0) {
-      fs.closeSync(this.fd)
+    this.dropChunks()
+    if (this.fileBytes > 0) {
       fs.rmSync(this.file, { force: true })
-      this.fd = -1
+      this.fileBytes = 0
     }
   }
 }
@@ -194,26 +229,37 @@ export interface PartitionStats {
   valueAreaBytes: number
 }
 
-/** The records of one partition, parsed: parallel arrays over one buffer. */
+/**
+ * The records of one partition, parsed: REC_STRIDE u32 fields per record in `rec` (record i's
+ * field F is rec[i * REC_STRIDE + F]), over one buffer. One record's fields share a cache line:
+ * pass 2 visits records in bucket order, a random order, and parallel arrays cost a cache miss
+ * per field there.
+ */
 export interface LoadedPartition {
   buf: Buffer
   count: number
-  hashHigh: Uint32Array
-  hashLow: Uint32Array
-  /** Offset of the record's key in buf; the value follows the key. */
-  keyAt: Uint32Array
-  keyLen: Uint32Array
-  valueLen: Uint32Array
-  inputIndex: Uint32Array
-  line: Uint32Array
+  rec: Uint32Array
 }
+
+export const REC_STRIDE = 8
+export const R_HIGH = 0
+export const R_LOW = 1
+/** Offset of the record's key in buf; the value follows the key. */
+export const R_KEY_AT = 2
+export const R_KEY_LEN = 3
+export const R_VALUE_LEN = 4
+export const R_INPUT = 5
+export const R_LINE = 6
 
 export class Partitioner {
   readonly parts: Partition[]
   private readonly pool: ChunkPool
   private memoryBytes = 0
+  /** partOf's arithmetic: the first hash, partitions per hash value, and every range's start then the last end. */
+  private readonly first: number
+  private readonly scale: number
+  private readonly bounds: Float64Array
   readonly stats: PartitionStats = { records: 0, keyBytes: 0, pageBytes: 0, valueAreaBytes: 0 }
-  private readonly header = Buffer.allocUnsafe(28)
 
   /**
    * @param count number of hash ranges
@@ -234,11 +280,16 @@ export class Partitioner {
   ) {
     this.parts = []
     const span = hashEnd - hashStart
+    this.first = hashStart
+    this.scale = count / span
+    this.bounds = new Float64Array(count + 1)
     this.pool = new ChunkPool(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.floor(memoryLimit / count / 2))))
     for (let k = 0; k < count; k++) {
       const lo = hashStart + Math.ceil((span * k) / count)
       const hi = hashStart + Math.ceil((span * (k + 1)) / count)
       this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool))
+      this.bounds[k] = lo
+      this.bounds[k + 1] = hi
     }
   }
 
@@ -263,22 +314,25 @@ export class Partitioner {
     }
     const keyLen = keyEnd - keyStart
     const valueLen = valueEnd - valueStart
-    const h = this.header
-    h.writeUInt32LE(high, 0)
-    h.writeUInt32LE(low, 4)
-    let hl = writeVarint(h, 8, inputIndex)
-    hl = writeVarint(h, hl, line)
-    hl = writeVarint(h, hl, keyLen)
-    hl = writeVarint(h, hl, valueLen)
-    const size = hl + keyLen + valueLen
+    const size = 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
     const part = this.partOf(high)
-    const chunk = part.reserve(size)
+    // Written straight into the chunk: no header scratch to copy from.
+    let chunk = part.chunk
     let at = part.fill
-    copyBytes(h, 0, hl, chunk, at)
-    at += hl
-    copyBytes(key, keyStart, keyLen, chunk, at)
-    copyBytes(value, valueStart, valueLen, chunk, at + keyLen)
-    part.fill += size
+    if (at + size > chunk.length) {
+      chunk = part.newChunk(size)
+      at = 0
+    }
+    const view = part.view
+    view.setUint32(at, high, true)
+    view.setUint32(at + 4, low, true)
+    at = writeVarint(chunk, at + 8, inputIndex)
+    at = writeVarint(chunk, at, line)
+    at = writeVarint(chunk, at, keyLen)
+    at = writeVarint(chunk, at, valueLen)
+    copyBytesWide(key, keyStart, keyLen, chunk, view, at)
+    copyBytesWide(value, valueStart, valueLen, chunk, view, at + keyLen)
+    part.fill = at + keyLen + valueLen
     part.memoryBytes += size
     part.records++
     this.memoryBytes += size
@@ -291,15 +345,13 @@ export class Partitioner {
   }
 
   private partOf(high: number): Partition {
-    const parts = this.parts
-    if (parts.length === 1) return parts[0]
     // Ranges are near-equal, so a scaled guess lands on the right one or a neighbour.
-    const first = parts[0].hashStart
-    const span = parts[parts.length - 1].hashEnd - first
-    let k = Math.min(parts.length - 1, Math.floor(((high - first) * parts.length) / span))
-    while (high < parts[k].hashStart) k--
-    while (high >= parts[k].hashEnd) k++
-    return parts[k]
+    const bounds = this.bounds
+    const last = bounds.length - 2
+    let k = Math.min(last, Math.floor((high - this.first) * this.scale))
+    while (high < bounds[k]) k--
+    while (high >= bounds[k + 1]) k++
+    return this.parts[k]
   }
 
   spillAll(): void {
@@ -336,40 +388,54 @@ export class Partitioner {
 /** Reused buffers for loading one partition at a time. */
 export class PartitionLoader {
   private buf: Buffer = Buffer.allocUnsafe(1 << 20)
-  private arrays = new Uint32Array(0)
+  private view = viewOfBytes(this.buf)
+  private rec = new Uint32Array(0)
 
   /** Read back the records written by Partitioner#add. The build wrote them: bounds are ours. */
   parse(part: Partition, count: number): LoadedPartition {
-    this.buf = part.load(this.buf)
-    const buf = this.buf
-    if (this.arrays.length < count * 7) this.arrays = new Uint32Array(Math.max(count * 7, Math.floor(this.arrays.length * 1.5)))
-    const field = (k: number): Uint32Array => this.arrays.subarray(k * count, (k + 1) * count)
-    const out: LoadedPartition = {
-      buf,
-      count,
-      hashHigh: field(0),
-      hashLow: field(1),
-      keyAt: field(2),
-      keyLen: field(3),
-      valueLen: field(4),
-      inputIndex: field(5),
-      line: field(6),
+    const buf = part.load(this.buf)
+    if (buf !== this.buf) {
+      this.buf = buf
+      this.view = viewOfBytes(buf)
     }
-    let pos = 0
+    if (this.rec.length < count * REC_STRIDE) this.rec = new Uint32Array(Math.max(count * REC_STRIDE, Math.floor(this.rec.length * 1.5)))
+    const rec = this.rec
+    const view = this.view
     const end = part.bytes
-    for (let i = 0; i < count; i++) {
-      out.hashHigh[i] = buf.readUInt32LE(pos)
-      out.hashLow[i] = buf.readUInt32LE(pos + 4)
-      out.inputIndex[i] = readVarint(buf, pos + 8, end)
-      out.line[i] = readVarint(buf, varintEnd, end)
-      const keyLen = readVarint(buf, varintEnd, end)
-      const valueLen = readVarint(buf, varintEnd, end)
-      out.keyAt[i] = varintEnd
-      out.keyLen[i] = keyLen
-      out.valueLen[i] = valueLen
-      pos = varintEnd + keyLen + valueLen
+    let pos = 0
+    for (let i = 0, r = 0; i < count; i++, r += REC_STRIDE) {
+      rec[r + R_HIGH] = view.getUint32(pos, true)
+      rec[r + R_LOW] = view.getUint32(pos + 4, true)
+      // One-byte varints inline (the common case); longer ones through readVarint.
+      pos += 8
+      let input = buf[pos++]
+      if (input >= 0x80) {
+        input = readVarint(buf, pos - 1, end)
+        pos = varintEnd
+      }
+      let line = buf[pos++]
+      if (line >= 0x80) {
+        line = readVarint(buf, pos - 1, end)
+        pos = varintEnd
+      }
+      let keyLen = buf[pos++]
+      if (keyLen >= 0x80) {
+        keyLen = readVarint(buf, pos - 1, end)
+        pos = varintEnd
+      }
+      let valueLen = buf[pos++]
+      if (valueLen >= 0x80) {
+        valueLen = readVarint(buf, pos - 1, end)
+        pos = varintEnd
+      }
+      rec[r + R_INPUT] = input
+      rec[r + R_LINE] = line
+      rec[r + R_KEY_AT] = pos
+      rec[r + R_KEY_LEN] = keyLen
+      rec[r + R_VALUE_LEN] = valueLen
+      pos += keyLen + valueLen
     }
-    return out
+    return { buf, count, rec }
   }
 }
 
