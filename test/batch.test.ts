@@ -8,14 +8,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { build } from '../src/build/index.js'
-import type { RecordSource } from '../src/build/options.js'
-import { buildPageFile } from '../src/build/pagefile.js'
-import { CODEC_STRING } from '../src/format/layout.js'
 import { BATCH_KEYS, KeyBatch } from '../src/read/batch.js'
 import type { Dict } from '../src/read/dict.js'
 import { open } from '../src/read/open.js'
 import { scanFile } from '../src/run/scan.js'
 import { randomString, rng } from './helpers/random.js'
+import { buildSharded } from './helpers/sharded.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const dir = tmpDir('batch')
@@ -32,17 +30,7 @@ while (entries.length < 6000) {
 /** A table of several shard files (small shards), so lookups cross shards within a batch. */
 async function shardedTable(): Promise<string> {
   const file = path.join(dir, 'sharded.pdict')
-  const source: RecordSource = async (sink) => {
-    let bytes = 0
-    entries.forEach(([k, v], i) => {
-      const kb = Buffer.from(k, 'utf8')
-      const vb = Buffer.from(v, 'utf8')
-      bytes += kb.length + vb.length
-      sink(kb, 0, kb.length, vb, 0, vb.length, 0, i + 1)
-    })
-    return { codec: CODEC_STRING, records: entries.length, bytes, describe: { source: 'batch.test' } }
-  }
-  await buildPageFile(source, file, { inputs: ['gen'], onDuplicate: 'error', seed: 9, memoryMiB: 64, expectedBytes: 0, shardBytes: 1 << 16, metadata: {} })
+  await buildSharded(entries, file, 9, 1 << 16)
   return file
 }
 

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { build } from '../src/build/index.js'
 import type { RecordSource } from '../src/build/options.js'
 import { buildPageFile } from '../src/build/pagefile.js'
+import { buildSharded } from './helpers/sharded.js'
 import { PagedictError } from '../src/errors.js'
 import * as hash from '../src/format/hash.js'
 import {
@@ -177,17 +178,7 @@ beforeAll(async () => {
   inline = path.join(freshDir('inline'), 'inline.pdict')
   await build(INLINE_ENTRIES, inline, { seed: 13 })
   sharded = path.join(freshDir('sharded'), 'sharded.pdict')
-  const source: RecordSource = async (sink) => {
-    let bytes = 0
-    SHARDED_ENTRIES.forEach(([k, v], i) => {
-      const kb = Buffer.from(k, 'utf8')
-      const vb = Buffer.from(v, 'utf8')
-      bytes += kb.length + vb.length
-      sink(kb, 0, kb.length, vb, 0, vb.length, 0, i + 1)
-    })
-    return { codec: CODEC_STRING, records: SHARDED_ENTRIES.length, bytes, describe: { source: 'format.test' } }
-  }
-  await buildPageFile(source, sharded, { inputs: ['gen'], onDuplicate: 'error', seed: 5, memoryMiB: 64, expectedBytes: 0, shardBytes: 1 << 19, metadata: {} })
+  await buildSharded(SHARDED_ENTRIES, sharded, 5, 1 << 19)
   jsonTable = path.join(freshDir('json'), 'json.pdict')
   await build(
     Array.from({ length: 200 }, (_, i) => [`j${i}`, { n: i, s: 'x'.repeat(i % 50) }] as const),
