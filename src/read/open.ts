@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { PagedictError, ioError } from '../errors.js'
-import { PAGE_SIZE, type TableHeader, checkShardHeader } from '../format/layout.js'
+import { PAGE_SIZE, type TableHeader, checkShardHeader, checkTablePrefix } from '../format/layout.js'
 import type { Dict } from './dict.js'
 import { isPageFile, readTableHeader } from './header.js'
 import { isLmdbFile, openLmdb } from '../lmdb/dict.js'
@@ -61,7 +61,11 @@ function notRegular(file: string, what: string): PagedictError {
 }
 
 function openOnce(file: string): Dict {
-  const first = Buffer.alloc(64)
+  // One read gets what the LMDB check needs (64 bytes) and, usually, the whole header
+  // region: the header is read from this copy, not through the mapping, so open() touches
+  // no page of the mapping.
+  const first = Buffer.allocUnsafe(PAGE_SIZE)
+  let head: Buffer
   let fd = -1
   let size = 0
   let ino = 0
@@ -71,32 +75,50 @@ function openOnce(file: string): Dict {
     if (!st.isFile() && !st.isDirectory()) throw notRegular(file, 'the table')
     size = st.size
     ino = st.ino
-    fs.readSync(fd, first, 0, first.length, 0)
+    head = first.subarray(0, fs.readSync(fd, first, 0, PAGE_SIZE, 0))
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd)
     throw err instanceof PagedictError ? err : ioError(file, err, 'open the table')
   }
-  if (isLmdbFile(first)) {
+  if (isLmdbFile(head)) {
     // lmdb-js itself loads on this first use (src/lmdb/schema.ts): page-file workers never pay for it.
     fs.closeSync(fd)
     return openLmdb(file)
   }
   try {
-    if (!isPageFile(first)) {
+    if (!isPageFile(head)) {
       throw new PagedictError('E_MAGIC', `${file}: not a pagedict table (neither a page file nor LMDB); build one with \`pagedict build\``, { path: file })
     }
     if (size < PAGE_SIZE) {
       throw new PagedictError('E_TRUNCATED', `${file}: truncated table: ${size} bytes, shorter than its header page`, { path: file, got: size })
     }
-    const buf = mapReadOnly(fd, size, file)
-    const header = readTableHeader(buf, file, size)
-    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, buf, file)] : openShards(header, file, ino)
+    const headerBytes = checkTablePrefix(head, file)
+    const region = headerBytes > head.length && headerBytes <= size ? readAt(fd, headerBytes, file) : head
+    const header = readTableHeader(region, file, size)
+    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, mapReadOnly(fd, size, file), file)] : openShards(header, file, ino)
     const bytes = size + header.shards.reduce((n, s) => n + (s.name === '' ? 0 : s.fileLength), 0)
     return new PageFileDict(file, header, segments, bytes)
   } finally {
     // The mapping keeps the file's pages; the descriptor is not needed after mmap.
     fs.closeSync(fd)
   }
+}
+
+/** The first `length` bytes of the open file `fd`, which has at least that many. */
+function readAt(fd: number, length: number, file: string): Buffer {
+  const buf = Buffer.allocUnsafe(length)
+  let got = 0
+  try {
+    while (got < length) {
+      const n = fs.readSync(fd, buf, got, length - got, got)
+      if (n === 0) break
+      got += n
+    }
+  } catch (err) {
+    throw ioError(file, err, 'read the table')
+  }
+  if (got < length) throw new PagedictError('E_TRUNCATED', `${file}: truncated: ${got} bytes where ${length} were expected; rebuild the table`, { path: file, got, expected: length })
+  return buf
 }
 
 function segmentOf(header: TableHeader, index: number, buf: Buffer, file: string): Segment {
@@ -138,9 +160,10 @@ function openShards(header: TableHeader, file: string, tableIno: number): Segmen
           expected: s.fileLength,
         })
       }
-      const buf = mapReadOnly(fd, size, shardFile)
-      checkShardHeader(buf, shardFile, index, header.buildId, s, zlib.crc32)
-      return segmentOf(header, index, buf, shardFile)
+      // The header page is read, not touched through the mapping (a read is one syscall;
+      // a first touch is a page fault, and a disk read when cold, either way).
+      checkShardHeader(readAt(fd, PAGE_SIZE, shardFile), shardFile, index, header.buildId, s, zlib.crc32)
+      return segmentOf(header, index, mapReadOnly(fd, size, shardFile), shardFile)
     } finally {
       if (fd >= 0) fs.closeSync(fd)
     }
