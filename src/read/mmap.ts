@@ -95,15 +95,16 @@ function mmapAddon(): MmapAddon {
 }
 
 /**
- * Map `length` bytes of the open file `fd` read-only and shared: every process that maps
- * the same file shares the page cache's one copy. `length` must be 1 .. 2^31-1.
- * The mapping lives until the returned Buffer is garbage collected.
+ * Map `length` bytes of the open file `fd` from `offset` (a multiple of the system's page
+ * size) read-only and shared: every process that maps the same file shares the page cache's
+ * one copy. `length` and `offset` must be below 2^31. The mapping lives until the returned
+ * Buffer is garbage collected.
  */
-export function mapReadOnly(fd: number, length: number, file: string): Buffer {
+export function mapReadOnly(fd: number, length: number, file: string, offset = 0): Buffer {
   try {
     const m = mmapAddon()
     // Lookups touch pages at random; readahead would only read pages nobody asked for.
-    return m.map(length, m.PROT_READ, m.MAP_SHARED, fd, 0, m.MADV_RANDOM)
+    return m.map(length, m.PROT_READ, m.MAP_SHARED, fd, offset, m.MADV_RANDOM)
   } catch (err) {
     throw ioError(file, err, 'map the table')
   }

@@ -31,6 +31,9 @@ import {
 import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
 import { copyBytes } from '../bytes.js'
+import type { Segment } from './segment.js'
+
+const NO_BYTES = Buffer.alloc(0)
 
 /** Where the prefetching loads in lookupRange land, so the JIT cannot drop them. */
 export let touched = 0
@@ -38,21 +41,8 @@ export let touched = 0
 /** Most records a page can hold: each costs at least its directory entry and two length bytes. */
 const MAX_RECORDS_PER_PAGE = Math.floor((PAGE_SIZE - P_HEADER_BYTES) / (DIRECTORY_BYTES_PER_RECORD + 2))
 
-/** One shard's mapping and geometry. */
-export interface Segment {
-  buf: Buffer
-  /** The same mapping as 32-bit words, for comparing four fingerprints at a time. */
-  words: Uint32Array
-  file: string
-  firstBucket: number
-  bucketCount: number
-  pageCount: number
-  maxSpill: number
-  dataOffset: number
-  valueOffset: number
-  valueLength: number
-  keyCount: number
-}
+/** One shard's file, geometry and mappings (segment.ts). */
+export type { Segment }
 
 export class PageFileDict implements Dict {
   readonly backend = 'pagefile' as const
@@ -79,7 +69,7 @@ export class PageFileDict implements Dict {
     this.seedHigh = header.seedHigh
     this.bucketCount = header.bucketCount
     this.segments = segments
-    this.lastValue = { bytes: segments[0].buf, start: 0, end: 0 }
+    this.lastValue = { bytes: NO_BYTES, start: 0, end: 0 } // not segments[0].buf: that would map the shard now
   }
 
   get(key: Key): Value | undefined {
@@ -378,6 +368,7 @@ export class PageFileDict implements Dict {
 
   close(): void {
     // Dropping the Buffers lets the GC unmap; nothing can unmap a Buffer still referenced.
+    for (const seg of this.segments) seg.release()
     this.segments = []
   }
 }
