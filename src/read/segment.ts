@@ -93,7 +93,7 @@ export class Segment {
     unclosed.register(this, fd, this)
   }
 
-  /** The whole file, mapped (on first use). */
+  /** The whole file, mapped on first use. */
   get buf(): Buffer {
     return (this.whole ?? this.mapWhole()).buf
   }
@@ -132,6 +132,10 @@ export class Segment {
     const win = windowOver(mapReadOnly(this.descriptor(), this.fileLength, this.file, 0), 0, this.dataOffset)
     this.whole = win
     this.windows.fill(win)
+    // From now on buf and words are plain data properties of this object, which shadow the
+    // accessors above: code that reads seg.buf once per key (getMany) pays no call for it.
+    Object.defineProperty(this, 'buf', { value: win.buf, enumerable: true })
+    Object.defineProperty(this, 'words', { value: win.words, enumerable: true })
     this.release() // a mapping needs no descriptor
     return win
   }
