@@ -208,13 +208,15 @@ export class PageFileDict implements Dict {
     let seg = segs[0]
     if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
     else if (seg === undefined) throw closed(this.path)
-    const buf = seg.buf
-    const words = seg.words
     const keyLen = end - start
     const home = bucket - seg.firstBucket
+    // The mapping that holds the home page and the max_spill pages after it (segment.ts).
+    const win = seg.windowOf(home)
+    const buf = win.buf
+    const words = win.words
     const lastPage = Math.min(seg.pageCount - 1, home + seg.maxSpill)
     for (let page = home; page <= lastPage; page++) {
-      const base = seg.dataOffset + page * PAGE_SIZE
+      const base = win.dataOffset + page * PAGE_SIZE
       const limit = base + PAGE_SIZE
       // Touch the lines the directory's offsets usually lie in: their addresses do not depend
       // on the count, so these loads overlap the first line's miss instead of following it.
@@ -246,7 +248,7 @@ export class PageFileDict implements Dict {
         while (j < keyLen && buf[at + j] === bytes[start + j]) j++
         if (j !== keyLen) continue
         at += keyLen
-        return this.locateValue(seg, page, at, limit, tag)
+        return this.locateValue(seg, buf, page, at, limit, tag)
       }
       if (page === home) {
         const bit = overflowBitOf(low)
@@ -257,21 +259,27 @@ export class PageFileDict implements Dict {
     return false
   }
 
-  /** Point lastValue at the value of a record whose value tag is `tag`, after bounds checks. */
-  private locateValue(seg: Segment, page: number, at: number, limit: number, tag: number): boolean {
+  /**
+   * Point lastValue at the value of a record whose value tag is `tag`, after bounds checks.
+   * `buf` is the mapping the record was read from, and `at` and `limit` are offsets in it.
+   */
+  private locateValue(seg: Segment, buf: Buffer, page: number, at: number, limit: number, tag: number): boolean {
     const len = Math.floor(tag / 2)
     const v = this.lastValue
-    v.bytes = seg.buf
     if (tag % 2 === 0) {
       if (at + len > limit) throw corruptPage(seg, page, 'value runs past the page')
+      v.bytes = buf
       v.start = at
       v.end = at + len
       return true
     }
     if (at + VALUE_REF_BYTES > limit) throw corruptPage(seg, page, 'value reference runs past the page')
-    const ref = readU64(seg.buf, at)
+    const ref = readU64(buf, at)
     if (ref + len > seg.valueLength) throw corruptPage(seg, page, `value reference ${ref}+${len} outside the value area`)
-    v.start = seg.valueOffset + ref
+    const start = seg.valueOffset + ref
+    const win = seg.windowFor(start, start + len)
+    v.bytes = win.buf
+    v.start = start - win.start
     v.end = v.start + len
     return true
   }
@@ -327,7 +335,7 @@ export class PageFileDict implements Dict {
           if (tag < 0) throw corruptPage(seg, page, 'value length')
           const keyStart = varintEnd
           if (keyStart + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
-          this.locateValue(seg, page, keyStart + keyLen, limit, tag)
+          this.locateValue(seg, buf, page, keyStart + keyLen, limit, tag)
           view.keyStart = keyStart
           view.keyEnd = keyStart + keyLen
           view.key = buf.toString('utf8', keyStart, keyStart + keyLen)
