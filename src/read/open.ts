@@ -1,18 +1,19 @@
 /**
  * open(): recognise a table by its bytes and return the lookup interface. For a page file
- * this is O(1) whatever the size: map each file (one syscall each), check the header region
- * and each shard's header page. No data page is read.
+ * this is O(1) whatever the size: read and check the header region and each shard's header
+ * page, and keep each file open; the segments map their files on first lookup (segment.ts).
+ * No data page is read.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { PagedictError, ioError } from '../errors.js'
-import { PAGE_SIZE, type TableHeader, checkShardHeader } from '../format/layout.js'
+import { PAGE_SIZE, type ShardEntry, type TableHeader, checkShardHeader, checkTablePrefix } from '../format/layout.js'
 import type { Dict } from './dict.js'
 import { isPageFile, readTableHeader } from './header.js'
 import { isLmdbFile, openLmdb } from '../lmdb/dict.js'
-import { mapReadOnly } from './mmap.js'
-import { PageFileDict, type Segment } from './pagefile.js'
+import { PageFileDict } from './pagefile.js'
+import { Segment, WindowBudget } from './segment.js'
 
 /**
  * A table republished between reading its file and opening its shards has unlinked those
@@ -61,7 +62,11 @@ function notRegular(file: string, what: string): PagedictError {
 }
 
 function openOnce(file: string): Dict {
-  const first = Buffer.alloc(64)
+  // One read gets what the LMDB check needs (64 bytes) and, usually, the whole header
+  // region: the header is read from this copy, not through the mapping, so open() touches
+  // no page of the mapping.
+  const first = Buffer.allocUnsafe(PAGE_SIZE)
+  let head: Buffer
   let fd = -1
   let size = 0
   let ino = 0
@@ -71,79 +76,98 @@ function openOnce(file: string): Dict {
     if (!st.isFile() && !st.isDirectory()) throw notRegular(file, 'the table')
     size = st.size
     ino = st.ino
-    fs.readSync(fd, first, 0, first.length, 0)
+    head = first.subarray(0, fs.readSync(fd, first, 0, PAGE_SIZE, 0))
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd)
     throw err instanceof PagedictError ? err : ioError(file, err, 'open the table')
   }
-  if (isLmdbFile(first)) {
+  if (isLmdbFile(head)) {
     // lmdb-js itself loads on this first use (src/lmdb/schema.ts): page-file workers never pay for it.
     fs.closeSync(fd)
     return openLmdb(file)
   }
+  let owned = false
   try {
-    if (!isPageFile(first)) {
+    if (!isPageFile(head)) {
       throw new PagedictError('E_MAGIC', `${file}: not a pagedict table (neither a page file nor LMDB); build one with \`pagedict build\``, { path: file })
     }
     if (size < PAGE_SIZE) {
       throw new PagedictError('E_TRUNCATED', `${file}: truncated table: ${size} bytes, shorter than its header page`, { path: file, got: size })
     }
-    const buf = mapReadOnly(fd, size, file)
-    const header = readTableHeader(buf, file, size)
-    const segments = header.shards[0].name === '' ? [segmentOf(header, 0, buf, file)] : openShards(header, file, ino)
+    const headerBytes = checkTablePrefix(head, file)
+    const region = headerBytes > head.length && headerBytes <= size ? readAt(fd, headerBytes, file) : head
+    const header = readTableHeader(region, file, size)
+    const budget = new WindowBudget()
+    let segments: Segment[]
+    if (header.shards[0].name === '') {
+      // Nothing is mapped yet: the segment keeps the descriptor and maps on first lookup.
+      segments = [new Segment(fd, file, header.shards[0], budget)]
+      owned = true
+    } else segments = openShards(header, file, ino, budget)
     const bytes = size + header.shards.reduce((n, s) => n + (s.name === '' ? 0 : s.fileLength), 0)
     return new PageFileDict(file, header, segments, bytes)
   } finally {
-    // The mapping keeps the file's pages; the descriptor is not needed after mmap.
-    fs.closeSync(fd)
+    if (!owned) fs.closeSync(fd)
   }
 }
 
-function segmentOf(header: TableHeader, index: number, buf: Buffer, file: string): Segment {
-  const s = header.shards[index]
-  return {
-    buf,
-    words: new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2),
-    file,
-    firstBucket: s.firstBucket,
-    bucketCount: s.bucketCount,
-    pageCount: s.pageCount,
-    maxSpill: s.maxSpill,
-    dataOffset: s.dataOffset,
-    valueOffset: s.valueOffset,
-    valueLength: s.valueLength,
-    keyCount: s.keyCount,
-  }
-}
-
-function openShards(header: TableHeader, file: string, tableIno: number): Segment[] {
-  const dir = path.dirname(path.resolve(file))
-  return header.shards.map((s, index) => {
-    const shardFile = path.join(dir, s.name)
-    let fd = -1
-    try {
-      try {
-        fd = fs.openSync(shardFile, READ_NONBLOCK)
-      } catch (err) {
-        const missing = new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
-        throw new ShardMissing(missing, tableIno)
-      }
-      const st = fs.fstatSync(fd)
-      if (!st.isFile()) throw notRegular(shardFile, `shard ${index} of ${file}`)
-      const size = st.size
-      if (size !== s.fileLength) {
-        throw new PagedictError(size < s.fileLength ? 'E_TRUNCATED' : 'E_CORRUPT', `${shardFile}: shard ${index} is ${size} bytes, the table says ${s.fileLength}; rebuild the table`, {
-          path: shardFile,
-          got: size,
-          expected: s.fileLength,
-        })
-      }
-      const buf = mapReadOnly(fd, size, shardFile)
-      checkShardHeader(buf, shardFile, index, header.buildId, s, zlib.crc32)
-      return segmentOf(header, index, buf, shardFile)
-    } finally {
-      if (fd >= 0) fs.closeSync(fd)
+/** The first `length` bytes of the open file `fd`, which has at least that many. */
+function readAt(fd: number, length: number, file: string): Buffer {
+  const buf = Buffer.allocUnsafe(length)
+  let got = 0
+  try {
+    while (got < length) {
+      const n = fs.readSync(fd, buf, got, length - got, got)
+      if (n === 0) break
+      got += n
     }
-  })
+  } catch (err) {
+    throw ioError(file, err, 'read the table')
+  }
+  if (got < length) throw new PagedictError('E_TRUNCATED', `${file}: truncated: ${got} bytes where ${length} were expected; rebuild the table`, { path: file, got, expected: length })
+  return buf
+}
+
+function openShards(header: TableHeader, file: string, tableIno: number, budget: WindowBudget): Segment[] {
+  const dir = path.dirname(path.resolve(file))
+  const segments: Segment[] = []
+  try {
+    header.shards.forEach((s, index) => segments.push(openShard(header, file, tableIno, budget, dir, s, index)))
+  } catch (err) {
+    for (const seg of segments) seg.release()
+    throw err
+  }
+  return segments
+}
+
+function openShard(header: TableHeader, file: string, tableIno: number, budget: WindowBudget, dir: string, s: ShardEntry, index: number): Segment {
+  const shardFile = path.join(dir, s.name)
+  let fd = -1
+  try {
+    try {
+      fd = fs.openSync(shardFile, READ_NONBLOCK)
+    } catch (err) {
+      const missing = new PagedictError('E_TRUNCATED', `${file}: shard ${index} (${s.name}) is missing: ${(err as Error).message}; rebuild the table`, { path: shardFile, cause: err })
+      throw new ShardMissing(missing, tableIno)
+    }
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) throw notRegular(shardFile, `shard ${index} of ${file}`)
+    const size = st.size
+    if (size !== s.fileLength) {
+      throw new PagedictError(size < s.fileLength ? 'E_TRUNCATED' : 'E_CORRUPT', `${shardFile}: shard ${index} is ${size} bytes, the table says ${s.fileLength}; rebuild the table`, {
+        path: shardFile,
+        got: size,
+        expected: s.fileLength,
+      })
+    }
+    // The header page is read, not touched through the mapping (a read is one syscall;
+    // a first touch is a page fault, and a disk read when cold, either way).
+    checkShardHeader(readAt(fd, PAGE_SIZE, shardFile), shardFile, index, header.buildId, s, zlib.crc32)
+    const seg = new Segment(fd, shardFile, s, budget)
+    fd = -1 // the segment has it
+    return seg
+  } finally {
+    if (fd >= 0) fs.closeSync(fd)
+  }
 }
 

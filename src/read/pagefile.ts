@@ -32,6 +32,9 @@ import {
 import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
 import { BATCH_KEYS, KeyBatch, encodeKey } from './batch.js'
+import type { Segment } from './segment.js'
+
+const NO_BYTES = Buffer.alloc(0)
 
 /** Where the prefetching loads in lookupRange land, so the JIT cannot drop them. */
 export let touched = 0
@@ -39,21 +42,8 @@ export let touched = 0
 /** Most records a page can hold: each costs at least its directory entry and two length bytes. */
 const MAX_RECORDS_PER_PAGE = Math.floor((PAGE_SIZE - P_HEADER_BYTES) / (DIRECTORY_BYTES_PER_RECORD + 2))
 
-/** One shard's mapping and geometry. */
-export interface Segment {
-  buf: Buffer
-  /** The same mapping as 32-bit words, for comparing four fingerprints at a time. */
-  words: Uint32Array
-  file: string
-  firstBucket: number
-  bucketCount: number
-  pageCount: number
-  maxSpill: number
-  dataOffset: number
-  valueOffset: number
-  valueLength: number
-  keyCount: number
-}
+/** One shard's file, geometry and mappings (segment.ts). */
+export type { Segment }
 
 export class PageFileDict implements Dict {
   readonly backend = 'pagefile' as const
@@ -83,7 +73,7 @@ export class PageFileDict implements Dict {
     this.bucketCount = header.bucketCount
     this.sortedDirectories = header.writeVersion >= SORTED_DIRECTORY_VERSION
     this.segments = segments
-    this.lastValue = { bytes: segments[0].buf, start: 0, end: 0 }
+    this.lastValue = { bytes: NO_BYTES, start: 0, end: 0 } // not segments[0].buf: that would map the shard now
   }
 
   get(key: Key): Value | undefined {
@@ -193,13 +183,15 @@ export class PageFileDict implements Dict {
     let seg = segs[0]
     if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
     else if (seg === undefined) throw closed(this.path)
-    const buf = seg.buf
     const sorted = this.sortedDirectories
     const keyLen = end - start
     const home = bucket - seg.firstBucket
+    // The mapping that holds the home page and the max_spill pages after it (segment.ts).
+    const win = seg.windowOf(home)
+    const buf = win.buf
     const lastPage = Math.min(seg.pageCount - 1, home + seg.maxSpill)
     for (let page = home; page <= lastPage; page++) {
-      const base = seg.dataOffset + page * PAGE_SIZE
+      const base = win.dataOffset + page * PAGE_SIZE
       const limit = base + PAGE_SIZE
       // Touch the lines the directory's offsets usually lie in: their addresses do not depend
       // on the count, so these loads overlap the first line's miss instead of following it.
@@ -237,7 +229,7 @@ export class PageFileDict implements Dict {
         while (j < keyLen && buf[at + j] === bytes[start + j]) j++
         if (j !== keyLen) continue
         at += keyLen
-        return this.locateValue(seg, page, at, limit, tag)
+        return this.locateValue(seg, buf, page, at, limit, tag)
       }
       if (page === home) {
         const bit = overflowBitOf(low)
@@ -248,21 +240,27 @@ export class PageFileDict implements Dict {
     return false
   }
 
-  /** Point lastValue at the value of a record whose value tag is `tag`, after bounds checks. */
-  private locateValue(seg: Segment, page: number, at: number, limit: number, tag: number): boolean {
+  /**
+   * Point lastValue at the value of a record whose value tag is `tag`, after bounds checks.
+   * `buf` is the mapping the record was read from, and `at` and `limit` are offsets in it.
+   */
+  private locateValue(seg: Segment, buf: Buffer, page: number, at: number, limit: number, tag: number): boolean {
     const len = Math.floor(tag / 2)
     const v = this.lastValue
-    v.bytes = seg.buf
     if (tag % 2 === 0) {
       if (at + len > limit) throw corruptPage(seg, page, 'value runs past the page')
+      v.bytes = buf
       v.start = at
       v.end = at + len
       return true
     }
     if (at + VALUE_REF_BYTES > limit) throw corruptPage(seg, page, 'value reference runs past the page')
-    const ref = readU64(seg.buf, at)
+    const ref = readU64(buf, at)
     if (ref + len > seg.valueLength) throw corruptPage(seg, page, `value reference ${ref}+${len} outside the value area`)
-    v.start = seg.valueOffset + ref
+    const start = seg.valueOffset + ref
+    const win = seg.windowFor(start, start + len)
+    v.bytes = win.buf
+    v.start = start - win.start
     v.end = v.start + len
     return true
   }
@@ -318,7 +316,7 @@ export class PageFileDict implements Dict {
           if (tag < 0) throw corruptPage(seg, page, 'value length')
           const keyStart = varintEnd
           if (keyStart + keyLen > limit) throw corruptPage(seg, page, 'key runs past the page')
-          this.locateValue(seg, page, keyStart + keyLen, limit, tag)
+          this.locateValue(seg, buf, page, keyStart + keyLen, limit, tag)
           view.keyStart = keyStart
           view.keyEnd = keyStart + keyLen
           view.key = buf.toString('utf8', keyStart, keyStart + keyLen)
@@ -360,6 +358,7 @@ export class PageFileDict implements Dict {
   close(): void {
     // Dropping the Buffers lets the GC unmap; nothing can unmap a Buffer still referenced.
     // getMany's batch refers to them too (its value locations).
+    for (const seg of this.segments) seg.release()
     this.segments = []
     this.batch = undefined
   }
