@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import zlib from 'node:zlib'
+import { crc32 } from '../format/crc32.js'
 import { PagedictError, ioError } from '../errors.js'
 import {
   H_CHECKSUM_OFF,
@@ -47,7 +47,7 @@ export function readTableHeader(bytes: Buffer, file: string, fileLength: number)
   const region = Buffer.from(bytes.subarray(0, headerBytes)) // a copy: the checksum is zeroed in it
   const stored = region.readUInt32LE(H_CHECKSUM_OFF)
   region.writeUInt32LE(0, H_CHECKSUM_OFF)
-  const actual = zlib.crc32(region)
+  const actual = crc32(region)
   if (stored !== actual) {
     throw new PagedictError('E_CHECKSUM', `${file}: header checksum is ${hex(stored)}, computed ${hex(actual)}; the table is damaged, rebuild it`, {
       path: file,

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import zlib from 'node:zlib'
+import { crc32 } from '../format/crc32.js'
 import { PagedictError, ioError } from '../errors.js'
 import { PAGE_SIZE, type ShardEntry, type TableHeader, checkShardHeader, checkTablePrefix } from '../format/layout.js'
 import type { Dict } from './dict.js'
@@ -162,7 +162,7 @@ function openShard(header: TableHeader, file: string, tableIno: number, budget: 
     }
     // The header page is read, not touched through the mapping (a read is one syscall;
     // a first touch is a page fault, and a disk read when cold, either way).
-    checkShardHeader(readAt(fd, PAGE_SIZE, shardFile), shardFile, index, header.buildId, s, zlib.crc32)
+    checkShardHeader(readAt(fd, PAGE_SIZE, shardFile), shardFile, index, header.buildId, s, crc32)
     const seg = new Segment(fd, shardFile, s, budget)
     fd = -1 // the segment has it
     return seg
