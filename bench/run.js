@@ -25,7 +25,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { generate, mb, parseFlags } from './generate.js'
-import { WRITE_VERSION } from '../dist/format/layout.js'
+import { READ_VERSION, WRITE_VERSION } from '../dist/format/layout.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
@@ -157,13 +157,13 @@ function figureBuild(ctx) {
   return { fig, raw }
 }
 
-/** A page file's write_version (bytes 10-11): a table left by an older pagedict is rebuilt. */
-function writeVersionOf(file) {
+/** A page file's read_version/write_version (bytes 8-11): a table left by an older pagedict is rebuilt. */
+function versionsOf(file) {
   const fd = fs.openSync(file, 'r')
   try {
     const head = Buffer.alloc(12)
     fs.readSync(fd, head, 0, 12, 0)
-    return head.readUInt16LE(10)
+    return `${head.readUInt16LE(8)}/${head.readUInt16LE(10)}`
   } finally {
     fs.closeSync(fd)
   }
@@ -172,7 +172,7 @@ function writeVersionOf(file) {
 /** Make sure the tables the later figures read exist (when --only skips the build figure). */
 function ensureTables(ctx) {
   for (const kind of ['pagefile', 'pdlmdb', 'lmdbjs']) {
-    if (fs.existsSync(ctx.tables[kind]) && (kind !== 'pagefile' || writeVersionOf(ctx.tables[kind]) === WRITE_VERSION)) continue
+    if (fs.existsSync(ctx.tables[kind]) && (kind !== 'pagefile' || versionsOf(ctx.tables[kind]) === `${READ_VERSION}/${WRITE_VERSION}`)) continue
     say(`building ${kind} (not timed: the build figure was skipped)`)
     child('build', { ...ctx.args, kind, out: ctx.tables[kind] })
   }

@@ -210,6 +210,8 @@ interface WalkRecord {
   ref: number
   value: Buffer
   fingerprint: number
+  /** The top 4 bits of its directory offset. */
+  extension: number
   hashLow: number
 }
 interface WalkPage {
@@ -267,7 +269,8 @@ function walk(file: string): Walk {
       const recs: WalkRecord[] = []
       let used = P_HEADER_BYTES + DIRECTORY_BYTES_PER_RECORD * count
       for (let i = 0; i < count; i++) {
-        const offset = page.readUInt16LE(P_FINGERPRINTS_OFF + count + 2 * i)
+        const stored = page.readUInt16LE(P_FINGERPRINTS_OFF + count + 2 * i)
+        const offset = header.readVersion >= 2 ? stored & 0xfff : stored
         const [keyLen, kb] = varintAt(page, offset)
         const [tag, tb] = varintAt(page, offset + kb)
         const keyAt = offset + kb + tb
@@ -296,6 +299,7 @@ function walk(file: string): Walk {
           ref,
           value,
           fingerprint: page[P_FINGERPRINTS_OFF + i],
+          extension: stored >>> 12,
           hashLow: low,
         }
         recs.push(r)
@@ -1067,19 +1071,22 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
     const key = r.key
     const count = w.shards[0].pages[r.page].count
     const dirAt = P_FINGERPRINTS_OFF + count + 2 * r.index
+    // A directory entry: the offset, and the key's fingerprint extension in the top bits
+    // (MUST-37), so that the lookup reads the record there.
+    const setOffset = (p: Buffer, offset: number): void => void p.writeUInt16LE(offset | (r.extension << 12), dirAt)
     const getCode = (file: string): string => errorOf(() => lookup(file, key)).code
     // count beyond what a page can hold
     expect(getCode(withPage(inline, 0, r.page, (p) => p.writeUInt16LE(817, P_COUNT_OFF)))).toBe('E_CORRUPT')
-    // a record offset inside the directory, or past the page
-    expect(getCode(withPage(inline, 0, r.page, (p) => p.writeUInt16LE(P_HEADER_BYTES + 3 * count - 1, dirAt)))).toBe('E_CORRUPT')
-    expect(getCode(withPage(inline, 0, r.page, (p) => p.writeUInt16LE(PAGE_SIZE, dirAt)))).toBe('E_CORRUPT')
+    // a record offset inside the directory (12 bits cannot point past the page)
+    expect(getCode(withPage(inline, 0, r.page, (p) => setOffset(p, P_HEADER_BYTES + 3 * count - 1)))).toBe('E_CORRUPT')
+    expect(getCode(withPage(inline, 0, r.page, (p) => setOffset(p, 0)))).toBe('E_CORRUPT')
     // crafted records at the end of the page: the key, the inline value or the ref runs past it,
     // or the value tag is a six-byte varint
     const craft = (bytes: number[]): string =>
       withPage(inline, 0, r.page, (p) => {
         const at = PAGE_SIZE - bytes.length
         Buffer.from(bytes).copy(p, at)
-        p.writeUInt16LE(at, dirAt)
+        setOffset(p, at)
       })
     const k = [...key]
     expect(getCode(craft([key.length, 0, ...k.slice(0, -1)]))).toBe('E_CORRUPT')
@@ -1088,7 +1095,7 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
     expect(getCode(craft([key.length, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, ...k, 0]))).toBe('E_CORRUPT')
     expect(lookup(craft([key.length, 6, ...k, 0x6f, 0x6b, 0x21]), key)).toBe('ok!') // the same bytes, well formed
     // iteration and verify walk every record: an offset at the page's last byte is caught there
-    const last = withPage(inline, 0, r.page, (p) => p.writeUInt16LE(PAGE_SIZE - 1, dirAt))
+    const last = withPage(inline, 0, r.page, (p) => setOffset(p, PAGE_SIZE - 1))
     const dict = open(last)
     try {
       expect(errorOf(() => [...dict.keys()]).code).toBe('E_CORRUPT')
@@ -1126,7 +1133,7 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
         writeU64(rec, rec.length - 8, ref)
         const at = PAGE_SIZE - rec.length
         rec.copy(p, at)
-        p.writeUInt16LE(at, dirAt)
+        p.writeUInt16LE(at | (r.extension << 12), dirAt)
       })
     expect(lookup(withRef(r.ref), r.key)).toBe(r.value.toString('utf8')) // well formed: found
     expect(errorOf(() => lookup(withRef(s.entry.valueLength - r.valueLength + 1), r.key)).code).toBe('E_CORRUPT')
@@ -1370,6 +1377,39 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
     // The same page in a version-1 table (no order promised) is scanned whole: every key is found.
     const v1 = withHeader(unsorted, (b) => b.writeUInt16LE(1, H_WRITE_VERSION_OFF))
     for (const r of onPage) expect(lookup(v1, r.key)).toEqual(lookup(inline, r.key))
+    expect(verify(v1).ok).toBe(true)
+  })
+
+  must(37, 'with read_version 2 every offset carries its key’s fingerprint extension; version 1 tables still read', () => {
+    for (const x of [walk(inline), walk(sharded), walk(jsonTable), walk(listTable)]) {
+      expect(x.bytes.readUInt16LE(H_READ_VERSION_OFF)).toBe(2)
+      for (const r of x.records) expect(r.extension).toBe((r.hashLow >>> 12) & 15)
+    }
+    // A wrong extension: verify says so, and the lookup skips the record unread.
+    const w = walk(inline)
+    const r = homeRecord(w)
+    const entryAt = P_FINGERPRINTS_OFF + w.shards[0].pages[r.page].count + 2 * r.index
+    const changed = withPage(inline, 0, r.page, (p) => p.writeUInt16LE(p.readUInt16LE(entryAt) ^ 0x1000, entryAt))
+    expect(lookup(changed, r.key)).toBeUndefined()
+    const report = verify(changed)
+    expect(report.ok).toBe(false)
+    expect(report.problems.join('\n')).toMatch(/fingerprint extension mismatch/)
+    // A version-1 table (offsets without extensions, directories unsorted) reads the same.
+    const v1 = withHeader(inline, (b) => {
+      b.writeUInt16LE(1, H_READ_VERSION_OFF)
+      b.writeUInt16LE(1, H_WRITE_VERSION_OFF)
+      const s0 = w.shards[0]
+      s0.pages.forEach((page, pi) => {
+        const base = s0.entry.dataOffset + pi * PAGE_SIZE
+        for (let i = 0; i < page.count; i++) {
+          const at = base + P_FINGERPRINTS_OFF + page.count + 2 * i
+          b.writeUInt16LE(b.readUInt16LE(at) & 0xfff, at)
+        }
+        sealChecksum(b.subarray(base, base + PAGE_SIZE), P_CHECKSUM_OFF, zlib.crc32)
+      })
+    })
+    for (const rec of w.records.slice(0, 200)) expect(lookup(v1, rec.key)).toEqual(lookup(inline, rec.key))
+    expect(lookup(v1, 'not a key of the table')).toBeUndefined()
     expect(verify(v1).ok).toBe(true)
   })
 

@@ -22,6 +22,8 @@ import {
   P_OVERFLOW_OFF,
   type ShardEntry,
   VALUE_REF_BYTES,
+  OFFSET_BITS,
+  fingerprintExtensionOf,
   fingerprintOf,
   overflowBitOf,
   varintSize,
@@ -60,6 +62,8 @@ export class ShardPacker {
   private readonly recordsView = viewOfBytes(this.records)
   private recordFill = 0
   private readonly fingerprints = new Uint8Array(PAGE_SIZE)
+  /** Each record's fingerprint extension, already shifted into its offset's top bits. */
+  private readonly extensions = new Uint16Array(PAGE_SIZE)
   private readonly offsets = new Uint16Array(PAGE_SIZE)
   /** flushPage's counting sort: where the next entry of each fingerprint goes. */
   private readonly fingerprintSlots = new Uint16Array(257)
@@ -101,6 +105,7 @@ export class ShardPacker {
     const rec = this.records
     const external = valueLen > MAX_INLINE_VALUE_BYTES
     this.fingerprints[this.count] = fingerprintOf(hashLow)
+    this.extensions[this.count] = fingerprintExtensionOf(hashLow) << OFFSET_BITS
     this.offsets[this.count] = this.recordFill
     let at = writeVarint(rec, this.recordFill, keyLen)
     at = writeVarint(rec, at, valueLen * 2 + (external ? 1 : 0))
@@ -152,7 +157,7 @@ export class ShardPacker {
       const fp = fingerprints[i]
       const j = slot[fp]++
       page[P_FINGERPRINTS_OFF + j] = fp
-      const offset = recordsAt + this.offsets[i]
+      const offset = (recordsAt + this.offsets[i]) | this.extensions[i]
       page[offsetsAt + 2 * j] = offset & 0xff
       page[offsetsAt + 2 * j + 1] = offset >>> 8
     }

@@ -12,7 +12,7 @@ export const PAGE_SIZE = 4096
 export const PAGE_SHIFT = 12
 
 /** A reader refuses a table whose read version is newer than this. */
-export const READ_VERSION = 1
+export const READ_VERSION = 2
 /** What this writer writes. A reader that knows READ_VERSION but not WRITE_VERSION may read. */
 export const WRITE_VERSION = 2
 /**
@@ -20,6 +20,14 @@ export const WRITE_VERSION = 2
  * order, so a lookup can start near where its fingerprint falls instead of scanning them all.
  */
 export const SORTED_DIRECTORY_VERSION = 2
+/**
+ * From this read version on, the top 4 bits of every record offset hold 4 more fingerprint
+ * bits (fingerprintExtensionOf), so a lookup skips most records whose 8-bit fingerprint
+ * matches by chance without reading them. Offsets are below 4096: 12 bits are the offset.
+ */
+export const EXTENDED_OFFSET_VERSION = 2
+export const OFFSET_BITS = 12
+export const OFFSET_MASK = (1 << OFFSET_BITS) - 1
 export const HASH_ID_PDHASH64 = 1
 
 export const TABLE_MAGIC = Buffer.from('PAGEDICT', 'latin1')
@@ -135,6 +143,14 @@ export const TARGET_FILL = 0.92
  */
 export function overflowBitOf(hashLow: number): number {
   return (hashLow >>> 16) & 63
+}
+
+/**
+ * The 4 fingerprint bits stored above a record's offset (read_version >= 2): bits 12-15 of
+ * the hash's low half, apart from the fingerprint's (24-31) and the overflow bit's (16-21).
+ */
+export function fingerprintExtensionOf(hashLow: number): number {
+  return (hashLow >>> 12) & 15
 }
 
 /** The fingerprint stored for a key: the top 8 bits of the hash's low half. */

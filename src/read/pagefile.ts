@@ -18,11 +18,15 @@ import {
   P_FINGERPRINTS_OFF,
   P_FLAGS_OFF,
   P_HEADER_BYTES,
+  EXTENDED_OFFSET_VERSION,
+  OFFSET_BITS,
+  OFFSET_MASK,
   P_OVERFLOW_OFF,
   SORTED_DIRECTORY_VERSION,
   type TableHeader,
   VALUE_REF_BYTES,
   bucketOf,
+  fingerprintExtensionOf,
   fingerprintOf,
   overflowBitOf,
   readU64,
@@ -56,6 +60,8 @@ export class PageFileDict implements Dict {
   private readonly bucketCount: number
   /** Whether pages hold their directories in fingerprint order (write_version >= 2). */
   private readonly sortedDirectories: boolean
+  /** Whether record offsets carry fingerprint extensions in their top bits (read_version >= 2). */
+  private readonly extendedOffsets: boolean
   private segments: Segment[]
   private readonly scratch = Buffer.allocUnsafe(MAX_KEY_BYTES * 3 + 8)
 
@@ -72,6 +78,7 @@ export class PageFileDict implements Dict {
     this.seedHigh = header.seedHigh
     this.bucketCount = header.bucketCount
     this.sortedDirectories = header.writeVersion >= SORTED_DIRECTORY_VERSION
+    this.extendedOffsets = header.readVersion >= EXTENDED_OFFSET_VERSION
     this.segments = segments
     this.lastValue = { bytes: NO_BYTES, start: 0, end: 0 } // not segments[0].buf: that would map the shard now
   }
@@ -184,6 +191,8 @@ export class PageFileDict implements Dict {
     if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
     else if (seg === undefined) throw closed(this.path)
     const sorted = this.sortedDirectories
+    const extended = this.extendedOffsets
+    const ext = fingerprintExtensionOf(low)
     const keyLen = end - start
     const home = bucket - seg.firstBucket
     // The mapping that holds the home page and the max_spill pages after it (segment.ts).
@@ -207,7 +216,13 @@ export class PageFileDict implements Dict {
           if (sorted) break
           continue
         }
-        const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+        let entry = buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8)
+        if (extended) {
+          // 4 more fingerprint bits: most records matched by chance end here, unread.
+          if (entry >>> OFFSET_BITS !== ext) continue
+          entry &= OFFSET_MASK
+        }
+        const rec = base + entry
         if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
         let at = rec
         let klen = buf[at]
@@ -296,7 +311,7 @@ export class PageFileDict implements Dict {
   *records(): Generator<RecordView> {
     const segs = this.segments
     if (segs.length === 0) throw closed(this.path)
-    const view: RecordView = { seg: segs[0], page: 0, key: '', keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0, fingerprint: 0 }
+    const view: RecordView = { seg: segs[0], page: 0, key: '', keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0, fingerprint: 0, extension: -1 }
     for (const seg of segs) {
       const buf = seg.buf
       view.seg = seg
@@ -308,7 +323,8 @@ export class PageFileDict implements Dict {
         const offs = base + P_FINGERPRINTS_OFF + count
         view.page = page
         for (let i = 0; i < count; i++) {
-          const rec = base + (buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8))
+          const entry = buf[offs + 2 * i] | (buf[offs + 2 * i + 1] << 8)
+          const rec = base + (this.extendedOffsets ? entry & OFFSET_MASK : entry)
           if (rec < offs + 2 * count || rec >= limit) throw corruptPage(seg, page, `record offset ${rec - base}`)
           const keyLen = readVarint(buf, rec, limit)
           if (keyLen < 0 || keyLen > MAX_KEY_BYTES) throw corruptPage(seg, page, 'key length')
@@ -323,6 +339,7 @@ export class PageFileDict implements Dict {
           view.valueStart = this.lastValue.start
           view.valueEnd = this.lastValue.end
           view.fingerprint = buf[base + P_FINGERPRINTS_OFF + i]
+          view.extension = this.extendedOffsets ? entry >>> OFFSET_BITS : -1
           yield view
         }
       }
@@ -373,6 +390,8 @@ export interface RecordView {
   valueStart: number
   valueEnd: number
   fingerprint: number
+  /** The fingerprint extension stored with its offset; -1 in a table without them. */
+  extension: number
 }
 
 /** Read the directory lines of every key's home page, so the probes find them in cache. */

@@ -8,7 +8,7 @@
 import zlib from 'node:zlib'
 import { PagedictError } from '../errors.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
-import { type CodecId, PAGE_CONTINUES, PAGE_SIZE, P_CHECKSUM_OFF, P_FLAGS_OFF, P_OVERFLOW_OFF, P_RESERVED_OFF, P_COUNT_OFF, P_FINGERPRINTS_OFF, SORTED_DIRECTORY_VERSION, bucketOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
+import { type CodecId, PAGE_CONTINUES, PAGE_SIZE, P_CHECKSUM_OFF, P_FLAGS_OFF, P_OVERFLOW_OFF, P_RESERVED_OFF, P_COUNT_OFF, P_FINGERPRINTS_OFF, SORTED_DIRECTORY_VERSION, bucketOf, fingerprintExtensionOf, fingerprintOf, overflowBitOf } from '../format/layout.js'
 import { decodeValue } from '../format/values.js'
 import type { Dict } from './dict.js'
 import { open } from './open.js'
@@ -87,6 +87,7 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
         }
       }
       if (r.fingerprint !== fingerprintOf(low)) note(`${where}: fingerprint mismatch`)
+      if (r.extension >= 0 && r.extension !== fingerprintExtensionOf(low)) note(`${where}: fingerprint extension mismatch`)
       try {
         decodeValue(header.codec as CodecId, seg.buf, r.valueStart, r.valueEnd)
       } catch (err) {
@@ -110,7 +111,7 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
     ok: problems.length === 0,
     keys,
     pages,
-    checked: ['header checksum', 'page checksums', 'record bounds', 'page flags', 'key placement', 'continuation flags', 'fingerprints', 'fingerprint order', 'overflow filters', 'values', 'value area checksums', 'key counts'],
+    checked: ['header checksum', 'page checksums', 'record bounds', 'page flags', 'key placement', 'continuation flags', 'fingerprints', 'fingerprint extensions', 'fingerprint order', 'overflow filters', 'values', 'value area checksums', 'key counts'],
     problems,
   }
 }
