@@ -48,6 +48,20 @@ class ChunkPool {
   }
 }
 
+/**
+ * Software write-combining. Records go first to a small staging area per partition, all of
+ * them side by side in one buffer that stays in the CPU caches, and move to the partition's
+ * chunk a whole area at a time. Written straight to the chunks, every record started a new
+ * cache line in one of a hundred-odd places no prefetcher follows, and its stores waited on
+ * memory (5M keys: about 55 ns a record more with 128 partitions than with one). Measured
+ * per record at 128 partitions: 147 ns direct, 124 ns with 512-byte areas, 108 with 2048,
+ * 107-120 with 4096 and 8192 (past the L2 cache).
+ */
+const STAGE_BYTES = 2048
+/** All staging areas together stay about this size (an L2 cache), down to MIN_STAGE_BYTES each. */
+const STAGE_TOTAL_BYTES = 256 << 10
+const MIN_STAGE_BYTES = 512
+
 /** A chunk of length 0: a partition that holds none, so its first record takes a new one. */
 const NO_CHUNK = Buffer.alloc(0)
 const NO_VIEW = viewOfBytes(NO_CHUNK)
@@ -65,13 +79,28 @@ class Partition {
   memoryBytes = 0
   fileBytes = 0
   records = 0
+  /** Records not yet moved to the chunk (their bytes are in memoryBytes already). */
+  stageFill = 0
 
   constructor(
     readonly file: string,
     readonly hashStart: number, // inclusive, as a 32-bit unsigned value
     readonly hashEnd: number, // exclusive, may be 2^32
     private readonly pool: ChunkPool,
+    /** This partition's staging area, a slice of one buffer all partitions share. */
+    readonly stage: Buffer,
+    readonly stageView: DataView,
   ) {}
+
+  /** Move the staged records to the chunk, whole: a record never straddles two chunks. */
+  flushStage(): void {
+    const n = this.stageFill
+    if (n === 0) return
+    if (this.fill + n > this.chunk.length) this.newChunk(n)
+    this.stage.copy(this.chunk, this.fill, 0, n)
+    this.fill += n
+    this.stageFill = 0
+  }
 
   /** Start a chunk with room for `size` bytes; it becomes `chunk`, with `fill` 0. */
   newChunk(size: number): Buffer {
@@ -90,6 +119,7 @@ class Partition {
   }
 
   private dropChunks(): void {
+    this.stageFill = 0
     this.chunks = []
     this.fills = []
     this.chunk = NO_CHUNK
@@ -103,6 +133,7 @@ class Partition {
    * open: a big build has thousands of partitions, more than a file-descriptor limit allows.
    */
   spill(): void {
+    this.flushStage()
     if (this.memoryBytes === 0) return
     let fd = -1
     try {
@@ -128,6 +159,7 @@ class Partition {
   /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
   /** The partition's bytes, read into `out` (grown when too small); returns the buffer used. */
   load(out: Buffer): Buffer {
+    this.flushStage()
     const total = this.fileBytes + this.memoryBytes
     if (out.length < total) out = Buffer.allocUnsafe(Math.max(total, Math.floor(out.length * 1.5)))
     let pos = 0
@@ -166,6 +198,7 @@ class Partition {
    * read in pieces (grown only to fit one record), then the in-memory chunks.
    */
   forEachRecord(each: RecordCallback): void {
+    this.flushStage()
     let buf = Buffer.allocUnsafe(4 << 20)
     let have = 0
     let filePos = 0
@@ -255,6 +288,8 @@ export class Partitioner {
   readonly parts: Partition[]
   private readonly pool: ChunkPool
   private memoryBytes = 0
+  /** Bytes of each partition's staging area. */
+  private readonly stageBytes: number
   /** partOf's arithmetic: the first hash, partitions per hash value, and every range's start then the last end. */
   private readonly first: number
   private readonly scale: number
@@ -284,10 +319,13 @@ export class Partitioner {
     this.scale = count / span
     this.bounds = new Float64Array(count + 1)
     this.pool = new ChunkPool(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.floor(memoryLimit / count / 2))))
+    this.stageBytes = Math.max(MIN_STAGE_BYTES, Math.min(STAGE_BYTES, Math.floor(STAGE_TOTAL_BYTES / count)))
+    const stages = Buffer.allocUnsafe(count * this.stageBytes)
     for (let k = 0; k < count; k++) {
       const lo = hashStart + Math.ceil((span * k) / count)
       const hi = hashStart + Math.ceil((span * (k + 1)) / count)
-      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool))
+      const stage = stages.subarray(k * this.stageBytes, (k + 1) * this.stageBytes)
+      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool, stage, viewOfBytes(stage)))
       this.bounds[k] = lo
       this.bounds[k + 1] = hi
     }
@@ -316,23 +354,15 @@ export class Partitioner {
     const valueLen = valueEnd - valueStart
     const size = 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
     const part = this.partOf(high)
-    // Written straight into the chunk: no header scratch to copy from.
-    let chunk = part.chunk
-    let at = part.fill
-    if (at + size > chunk.length) {
-      chunk = part.newChunk(size)
-      at = 0
+    if (size <= this.stageBytes) {
+      if (part.stageFill + size > this.stageBytes) part.flushStage()
+      part.stageFill = writeRecord(part.stage, part.stageView, part.stageFill, high, low, inputIndex, line, key, keyStart, keyLen, value, valueStart, valueLen)
+    } else {
+      // A long record goes straight to the chunk, after the records staged before it.
+      part.flushStage()
+      if (part.fill + size > part.chunk.length) part.newChunk(size)
+      part.fill = writeRecord(part.chunk, part.view, part.fill, high, low, inputIndex, line, key, keyStart, keyLen, value, valueStart, valueLen)
     }
-    const view = part.view
-    view.setUint32(at, high, true)
-    view.setUint32(at + 4, low, true)
-    at = writeVarint(chunk, at + 8, inputIndex)
-    at = writeVarint(chunk, at, line)
-    at = writeVarint(chunk, at, keyLen)
-    at = writeVarint(chunk, at, valueLen)
-    copyBytesWide(key, keyStart, keyLen, chunk, view, at)
-    copyBytesWide(value, valueStart, valueLen, chunk, view, at + keyLen)
-    part.fill = at + keyLen + valueLen
     part.memoryBytes += size
     part.records++
     this.memoryBytes += size
@@ -383,6 +413,19 @@ export class Partitioner {
     this.pool.clear()
     this.memoryBytes = 0
   }
+}
+
+/** Write one spill record at `at` in `out` (whose DataView is `view`); returns its end. */
+function writeRecord(out: Buffer, view: DataView, at: number, high: number, low: number, inputIndex: number, line: number, key: Uint8Array, keyStart: number, keyLen: number, value: Uint8Array, valueStart: number, valueLen: number): number {
+  view.setUint32(at, high, true)
+  view.setUint32(at + 4, low, true)
+  at = writeVarint(out, at + 8, inputIndex)
+  at = writeVarint(out, at, line)
+  at = writeVarint(out, at, keyLen)
+  at = writeVarint(out, at, valueLen)
+  copyBytesWide(key, keyStart, keyLen, out, view, at)
+  copyBytesWide(value, valueStart, valueLen, out, view, at + keyLen)
+  return at + keyLen + valueLen
 }
 
 /** Reused buffers for loading one partition at a time. */
