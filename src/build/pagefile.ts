@@ -37,7 +37,8 @@ import {
   headerPagesFor,
   sealChecksum,
 } from '../format/layout.js'
-import { type OnDuplicate, type RecordSource } from './options.js'
+import { type BuildOptions, type OnDuplicate, type RecordSource } from './options.js'
+import { canReadInWorker, readInWorker } from './worker-input.js'
 import { type LoadedPartition, PartitionLoader, Partitioner, REC_STRIDE, R_HIGH, R_INPUT, R_KEY_AT, R_KEY_LEN, R_LINE, R_LOW, R_VALUE_LEN } from './partition.js'
 import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
 import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
@@ -68,6 +69,8 @@ export interface PageFileBuildOptions {
   expectedBytes: number
   metadata: Record<string, unknown>
   onProgress?: (done: number, total: number | undefined, phase: string) => void
+  /** The options `source` was made from, when it reads input files: pass 1 may then read them in a worker thread. */
+  readOptions?: BuildOptions
 }
 
 export interface BuildReport {
@@ -118,7 +121,9 @@ export async function buildPageFile(source: RecordSource, output: string, opts: 
     const count = partitionCount(opts.expectedBytes, partitionMax)
     parts = new Partitioner(count, path.join(workDir, 'p'), Math.floor(budget * PASS1_SHARE), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES)
     const first = parts
-    const summary = await source((k, ks, ke, v, vs, ve, input, line) => first.add(k, ks, ke, v, vs, ve, input, line))
+    const summary = canReadInWorker(opts.readOptions)
+      ? await readInWorker(opts.readOptions, first)
+      : await source((k, ks, ke, v, vs, ve, input, line) => first.add(k, ks, ke, v, vs, ve, input, line))
     const stats = parts.stats
     const buildId = crypto.randomBytes(16)
     let reseeds = 0

@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
-import { copyBytesWide, viewOfBytes } from '../bytes.js'
+import { copyBytesWide, copyWords, viewOfBytes } from '../bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 
@@ -352,7 +352,7 @@ export class Partitioner {
     }
     const keyLen = keyEnd - keyStart
     const valueLen = valueEnd - valueStart
-    const size = 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
+    const size = encodedRecordSize(inputIndex, line, keyLen, valueLen)
     const part = this.partOf(high)
     if (size <= this.stageBytes) {
       if (part.stageFill + size > this.stageBytes) part.flushStage()
@@ -363,6 +363,48 @@ export class Partitioner {
       if (part.fill + size > part.chunk.length) part.newChunk(size)
       part.fill = writeRecord(part.chunk, part.view, part.fill, high, low, inputIndex, line, key, keyStart, keyLen, value, valueStart, valueLen)
     }
+    this.account(part, size, keyLen, valueLen)
+  }
+
+  /**
+   * Add one record already in the spill format, but for its hashes (filled in here), at `pos`
+   * in `src`, whose DataView is `view`: the input read by a worker thread (read-worker.ts).
+   * Returns the position after it.
+   */
+  addEncoded(src: Buffer, view: DataView, pos: number): number {
+    let at = skipVarint(src, pos + 8) // input index
+    at = skipVarint(src, at) // line
+    let keyLen = src[at++]
+    if (keyLen >= 0x80) {
+      keyLen = readVarint(src, at - 1, src.length)
+      at = varintEnd
+    }
+    let valueLen = src[at++]
+    if (valueLen >= 0x80) {
+      valueLen = readVarint(src, at - 1, src.length)
+      at = varintEnd
+    }
+    const size = at - pos + keyLen + valueLen
+    // Hashed here, not in the worker: its parsing alone takes as long as this thread's share.
+    const high = pdhash64(src, at, at + keyLen, this.seedLow, this.seedHigh)
+    view.setUint32(pos, high, true)
+    view.setUint32(pos + 4, hashLow, true)
+    const part = this.partOf(high)
+    if (size <= this.stageBytes) {
+      if (part.stageFill + size > this.stageBytes) part.flushStage()
+      copyWords(view, pos, size, part.stageView, part.stageFill) // size >= 12: the hashes alone are 8
+      part.stageFill += size
+    } else {
+      part.flushStage()
+      if (part.fill + size > part.chunk.length) part.newChunk(size)
+      src.copy(part.chunk, part.fill, pos, pos + size)
+      part.fill += size
+    }
+    this.account(part, size, keyLen, valueLen)
+    return pos + size
+  }
+
+  private account(part: Partition, size: number, keyLen: number, valueLen: number): void {
     part.memoryBytes += size
     part.records++
     this.memoryBytes += size
@@ -415,8 +457,19 @@ export class Partitioner {
   }
 }
 
+/** The position after the varint at `pos`, which the build wrote (so it is sound). */
+function skipVarint(buf: Uint8Array, pos: number): number {
+  while (buf[pos] >= 0x80) pos++
+  return pos + 1
+}
+
+/** Bytes of a spill record with these fields. */
+export function encodedRecordSize(inputIndex: number, line: number, keyLen: number, valueLen: number): number {
+  return 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
+}
+
 /** Write one spill record at `at` in `out` (whose DataView is `view`); returns its end. */
-function writeRecord(out: Buffer, view: DataView, at: number, high: number, low: number, inputIndex: number, line: number, key: Uint8Array, keyStart: number, keyLen: number, value: Uint8Array, valueStart: number, valueLen: number): number {
+export function writeRecord(out: Buffer, view: DataView, at: number, high: number, low: number, inputIndex: number, line: number, key: Uint8Array, keyStart: number, keyLen: number, value: Uint8Array, valueStart: number, valueLen: number): number {
   view.setUint32(at, high, true)
   view.setUint32(at + 4, low, true)
   at = writeVarint(out, at + 8, inputIndex)
