@@ -104,14 +104,20 @@ export class ShardPacker {
     this.offsets[this.count] = this.recordFill
     let at = writeVarint(rec, this.recordFill, keyLen)
     at = writeVarint(rec, at, valueLen * 2 + (external ? 1 : 0))
-    copyBytesWide(key, keyStart, keyLen, rec, this.recordsView, at)
-    at += keyLen
-    if (external) {
-      writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
-      at += VALUE_REF_BYTES
+    if (!external && value === key && valueStart === keyStart + keyLen) {
+      // The build's records keep the value right after the key, as a page does: one copy.
+      copyBytesWide(key, keyStart, keyLen + valueLen, rec, this.recordsView, at)
+      at += keyLen + valueLen
     } else {
-      copyBytesWide(value, valueStart, valueLen, rec, this.recordsView, at)
-      at += valueLen
+      copyBytesWide(key, keyStart, keyLen, rec, this.recordsView, at)
+      at += keyLen
+      if (external) {
+        writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
+        at += VALUE_REF_BYTES
+      } else {
+        copyBytesWide(value, valueStart, valueLen, rec, this.recordsView, at)
+        at += valueLen
+      }
     }
     this.recordFill = at
     this.count++
@@ -134,8 +140,11 @@ export class ShardPacker {
 
   private flushPage(continues: boolean): void {
     const page = this.out.subarray(this.outPages * PAGE_SIZE, (this.outPages + 1) * PAGE_SIZE)
-    page.fill(0)
     const count = this.count
+    const recordsEnd = P_HEADER_BYTES + count * DIRECTORY_BYTES_PER_RECORD + this.recordFill
+    // Zero only what the directory and records do not cover: the header and the tail.
+    page.fill(0, 0, P_HEADER_BYTES)
+    page.fill(0, recordsEnd)
     page.writeUInt16LE(count, P_COUNT_OFF)
     page[P_FLAGS_OFF] = continues ? PAGE_CONTINUES : 0
     // The directory in ascending fingerprint order (write_version 2), by a counting sort that
