@@ -319,7 +319,7 @@ function forEachLoaded(parts: Partitioner, k: number, loader: PartitionLoader, p
   }
   // Too big: stream it into narrower hash ranges (spilled at once), then take those in order.
   const pieces = Math.min(range.hashEnd - range.hashStart, Math.ceil(parts.sizeOf(k) / partitionMax) * 2)
-  const sub = new Partitioner(pieces, range.file + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
+  const sub = new Partitioner(pieces, range.name + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
   try {
     parts.forEachRecord(k, (buf, ks, ke, ve, high, low, input, line) => sub.add(buf, ks, ke, buf, ke, ve, input, line, high, low))
     sub.spillAll()
