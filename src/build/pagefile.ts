@@ -1,8 +1,9 @@
 /**
  * Build a page-file table from a record source in bounded memory:
  *
- *   pass 1  read the input, hash each key, append it to its hash-range partition
- *           (in memory, spilled to files past the memory bound);
+ *   pass 1  read the input (input files: in a worker thread, worker-input.ts), hash each
+ *           key, append it to its hash-range partition (in memory, spilled to one file
+ *           past the memory bound);
  *   size    count records and bytes, choose the bucket count and the shards;
  *   pass 2  per partition in hash order: sort by bucket (counting sort, stable so input
  *           order survives for --on-duplicate), drop or refuse duplicates, pack pages;
