@@ -39,6 +39,17 @@ export function copyBytesWide(src: Uint8Array, start: number, len: number, dst: 
   dstView.setUint32(at + last, s.getUint32(start + last, true), true)
 }
 
+/**
+ * Copy `len` >= 4 bytes four at a time between two DataViews, at any length: for a whole
+ * spill record (often 64-100 bytes) this avoids the subarray object copyBytesWide makes
+ * past LOOP_BELOW. `src` and `dst` must not overlap.
+ */
+export function copyWords(src: DataView, start: number, len: number, dst: DataView, at: number): void {
+  const last = len - 4
+  for (let i = 0; i < last; i += 4) dst.setUint32(at + i, src.getUint32(start + i, true), true)
+  dst.setUint32(at + last, src.getUint32(start + last, true), true)
+}
+
 /** A DataView over all of `b`. */
 export function viewOfBytes(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength)

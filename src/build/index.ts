@@ -65,7 +65,7 @@ export async function build(
   const common = validateCommon(opts)
   const expected = inputs.reduce((n, f) => n + expectedBytes(f), 0)
   const input = { ...opts, input: inputs }
-  return runBuild(tableInput(input), opts.output, common, inputs, expected, {}, opts.onProgress)
+  return runBuild(tableInput(input), opts.output, common, inputs, expected, {}, opts.onProgress, input)
 }
 
 interface Common {
@@ -95,6 +95,7 @@ async function runBuild(
   expectedBytes: number,
   metadata: Record<string, unknown>,
   onProgress?: BuildOptions['onProgress'],
+  readOptions?: BuildOptions,
 ): Promise<BuildReport> {
   const meta = { ...metadata, pagedict: packageVersion(), created: new Date().toISOString() }
   if (c.backend === 'lmdb') {
@@ -118,7 +119,7 @@ async function runBuild(
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     }
   }
-  return buildPageFile(source, output, { inputs, onDuplicate: c.onDuplicate, seed: c.seed, memoryMiB: c.memory, expectedBytes, metadata: meta, onProgress })
+  return buildPageFile(source, output, { inputs, onDuplicate: c.onDuplicate, seed: c.seed, memoryMiB: c.memory, expectedBytes, metadata: meta, onProgress, readOptions })
 }
 
 /** A record source over library entries; the codec follows the first value. */

@@ -46,6 +46,51 @@ export function recordPageBytes(keyLen: number, valueLen: number): number {
 }
 
 const WRITE_BUFFER_PAGES = 256 // 1 MiB of pages per write call
+/** Bytes written between two early syncs (see EarlySync). */
+const SYNC_EVERY_BYTES = 64 << 20
+
+/**
+ * Starts the disk writing early: after every SYNC_EVERY_BYTES written, an fdatasync in the
+ * thread pool, on another core, while packing goes on; the fsync before publishing, which
+ * must wait for every byte, then finds little left (5M keys: the final fsync 65-85 ms ->
+ * 18-23 ms, pass 2 median 978 -> 937 ms over 8 interleaved runs). The syncs use a
+ * descriptor of their own, closed by the last one to return, so closing the packer's never
+ * races a sync in flight. Their results are not needed: a write-back error is reported to
+ * every descriptor open on the file, so the final fsync on the packer's own still fails.
+ */
+class EarlySync {
+  private fd = -1
+  private inFlight = 0
+  private unsynced = 0
+  private closing = false
+
+  constructor(private readonly path: string) {}
+
+  wrote(bytes: number): void {
+    this.unsynced += bytes
+    if (this.unsynced < SYNC_EVERY_BYTES || this.closing) return
+    this.unsynced = 0
+    try {
+      if (this.fd < 0) this.fd = fs.openSync(this.path, 'r')
+    } catch {
+      return // only an optimisation: the final fsync does the work
+    }
+    this.inFlight++
+    fs.fdatasync(this.fd, () => {
+      if (--this.inFlight === 0 && this.closing) this.closeFd()
+    })
+  }
+
+  close(): void {
+    this.closing = true
+    if (this.inFlight === 0) this.closeFd()
+  }
+
+  private closeFd(): void {
+    if (this.fd >= 0) fs.close(this.fd, () => {})
+    this.fd = -1
+  }
+}
 /**
  * Pages stay in memory until no later record can spill back to them: a record placed up to
  * MAX_SPILL_PAGES past its home sets a bit in its home page's overflow filter.
@@ -76,6 +121,7 @@ export class ShardPacker {
   private valueFd = -1
   private valueBytes = 0
   private valueChecksum = 0
+  private readonly early: EarlySync
 
   constructor(
     private readonly fd: number,
@@ -84,7 +130,9 @@ export class ShardPacker {
     readonly firstBucket: number,
     readonly bucketCount: number,
     private readonly valueAreaPath: string,
-  ) {}
+  ) {
+    this.early = new EarlySync(path)
+  }
 
   /** Place one record whose home page (shard-local) is `home`. */
   add(home: number, hashLow: number, key: Uint8Array, keyStart: number, keyLen: number, value: Uint8Array, valueStart: number, valueLen: number): void {
@@ -109,14 +157,20 @@ export class ShardPacker {
     this.offsets[this.count] = this.recordFill
     let at = writeVarint(rec, this.recordFill, keyLen)
     at = writeVarint(rec, at, valueLen * 2 + (external ? 1 : 0))
-    copyBytesWide(key, keyStart, keyLen, rec, this.recordsView, at)
-    at += keyLen
-    if (external) {
-      writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
-      at += VALUE_REF_BYTES
+    if (!external && value === key && valueStart === keyStart + keyLen) {
+      // The build's records keep the value right after the key, as a page does: one copy.
+      copyBytesWide(key, keyStart, keyLen + valueLen, rec, this.recordsView, at)
+      at += keyLen + valueLen
     } else {
-      copyBytesWide(value, valueStart, valueLen, rec, this.recordsView, at)
-      at += valueLen
+      copyBytesWide(key, keyStart, keyLen, rec, this.recordsView, at)
+      at += keyLen
+      if (external) {
+        writeU64(rec, at, this.appendValue(value, valueStart, valueLen))
+        at += VALUE_REF_BYTES
+      } else {
+        copyBytesWide(value, valueStart, valueLen, rec, this.recordsView, at)
+        at += valueLen
+      }
     }
     this.recordFill = at
     this.count++
@@ -139,8 +193,11 @@ export class ShardPacker {
 
   private flushPage(continues: boolean): void {
     const page = this.out.subarray(this.outPages * PAGE_SIZE, (this.outPages + 1) * PAGE_SIZE)
-    page.fill(0)
     const count = this.count
+    const recordsEnd = P_HEADER_BYTES + count * DIRECTORY_BYTES_PER_RECORD + this.recordFill
+    // Zero only what the directory and records do not cover: the header and the tail.
+    page.fill(0, 0, P_HEADER_BYTES)
+    page.fill(0, recordsEnd)
     page.writeUInt16LE(count, P_COUNT_OFF)
     page[P_FLAGS_OFF] = continues ? PAGE_CONTINUES : 0
     // The directory in ascending fingerprint order (write_version 2), by a counting sort that
@@ -182,6 +239,7 @@ export class ShardPacker {
     } catch (err) {
       throw ioError(this.path, err, 'write the table')
     }
+    this.early.wrote(bytes)
     this.out.copyWithin(0, bytes, this.outPages * PAGE_SIZE)
     this.written += pages
     this.outPages -= pages
@@ -194,6 +252,7 @@ export class ShardPacker {
   finish(): ShardEntry {
     while (this.page < this.bucketCount || this.count > 0) this.flushPage(false)
     this.writeOut(this.outPages)
+    this.early.close()
     const pageCount = this.page
     const valueOffset = this.dataOffset + pageCount * PAGE_SIZE
     if (this.valueFd >= 0) {
@@ -219,6 +278,7 @@ export class ShardPacker {
 
   /** Drop the value-area temp file of an abandoned build. */
   abandon(): void {
+    this.early.close()
     if (this.valueFd >= 0) {
       fs.closeSync(this.valueFd)
       this.valueFd = -1

@@ -1,8 +1,9 @@
 /**
  * Build a page-file table from a record source in bounded memory:
  *
- *   pass 1  read the input, hash each key, append it to its hash-range partition
- *           (in memory, spilled to files past the memory bound);
+ *   pass 1  read the input (input files: in a worker thread, worker-input.ts), hash each
+ *           key, append it to its hash-range partition (in memory, spilled to one file
+ *           past the memory bound);
  *   size    count records and bytes, choose the bucket count and the shards;
  *   pass 2  per partition in hash order: sort by bucket (counting sort, stable so input
  *           order survives for --on-duplicate), drop or refuse duplicates, pack pages;
@@ -37,7 +38,8 @@ import {
   headerPagesFor,
   sealChecksum,
 } from '../format/layout.js'
-import { type OnDuplicate, type RecordSource } from './options.js'
+import { type BuildOptions, type OnDuplicate, type RecordSource } from './options.js'
+import { canReadInWorker, readInWorker } from './worker-input.js'
 import { type LoadedPartition, PartitionLoader, Partitioner, REC_STRIDE, R_HIGH, R_INPUT, R_KEY_AT, R_KEY_LEN, R_LINE, R_LOW, R_VALUE_LEN } from './partition.js'
 import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
 import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
@@ -68,6 +70,8 @@ export interface PageFileBuildOptions {
   expectedBytes: number
   metadata: Record<string, unknown>
   onProgress?: (done: number, total: number | undefined, phase: string) => void
+  /** The options `source` was made from, when it reads input files: pass 1 may then read them in a worker thread. */
+  readOptions?: BuildOptions
 }
 
 export interface BuildReport {
@@ -118,7 +122,9 @@ export async function buildPageFile(source: RecordSource, output: string, opts: 
     const count = partitionCount(opts.expectedBytes, partitionMax)
     parts = new Partitioner(count, path.join(workDir, 'p'), Math.floor(budget * PASS1_SHARE), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES)
     const first = parts
-    const summary = await source((k, ks, ke, v, vs, ve, input, line) => first.add(k, ks, ke, v, vs, ve, input, line))
+    const summary = canReadInWorker(opts.readOptions)
+      ? await readInWorker(opts.readOptions, first)
+      : await source((k, ks, ke, v, vs, ve, input, line) => first.add(k, ks, ke, v, vs, ve, input, line))
     const stats = parts.stats
     const buildId = crypto.randomBytes(16)
     let reseeds = 0
@@ -314,7 +320,7 @@ function forEachLoaded(parts: Partitioner, k: number, loader: PartitionLoader, p
   }
   // Too big: stream it into narrower hash ranges (spilled at once), then take those in order.
   const pieces = Math.min(range.hashEnd - range.hashStart, Math.ceil(parts.sizeOf(k) / partitionMax) * 2)
-  const sub = new Partitioner(pieces, range.file + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
+  const sub = new Partitioner(pieces, range.name + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
   try {
     parts.forEachRecord(k, (buf, ks, ke, ve, high, low, input, line) => sub.add(buf, ks, ke, buf, ke, ve, input, line, high, low))
     sub.spillAll()

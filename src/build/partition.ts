@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs'
 import { ioError } from '../errors.js'
-import { copyBytesWide, viewOfBytes } from '../bytes.js'
+import { copyBytesWide, copyWords, viewOfBytes } from '../bytes.js'
 import { hashLow, pdhash64 } from '../format/hash.js'
 import { readVarint, varintEnd, varintSize, writeVarint } from '../format/layout.js'
 
@@ -48,11 +48,25 @@ class ChunkPool {
   }
 }
 
+/**
+ * Software write-combining. Records go first to a small staging area per partition, all of
+ * them side by side in one buffer that stays in the CPU caches, and move to the partition's
+ * chunk a whole area at a time. Written straight to the chunks, every record started a new
+ * cache line in one of a hundred-odd places no prefetcher follows, and its stores waited on
+ * memory (5M keys: about 55 ns a record more with 128 partitions than with one). Measured
+ * per record at 128 partitions: 147 ns direct, 124 ns with 512-byte areas, 108 with 2048,
+ * 107-120 with 4096 and 8192 (past the L2 cache).
+ */
+const STAGE_BYTES = 2048
+/** All staging areas together stay about this size (an L2 cache), down to MIN_STAGE_BYTES each. */
+const STAGE_TOTAL_BYTES = 256 << 10
+const MIN_STAGE_BYTES = 512
+
 /** A chunk of length 0: a partition that holds none, so its first record takes a new one. */
 const NO_CHUNK = Buffer.alloc(0)
 const NO_VIEW = viewOfBytes(NO_CHUNK)
 
-/** One hash range's records: in-memory chunks, then (after a spill) a file they append to. */
+/** One hash range's records: in-memory chunks, then (after spills) segments of the spill file. */
 class Partition {
   /** Chunks in use, the last being filled. */
   chunks: Buffer[] = []
@@ -64,14 +78,33 @@ class Partition {
   fill = 0
   memoryBytes = 0
   fileBytes = 0
+  /** Where its spilled bytes are in the spill file: offset, length, offset, length, ... */
+  segments: number[] = []
   records = 0
+  /** Records not yet moved to the chunk (their bytes are in memoryBytes already). */
+  stageFill = 0
 
   constructor(
-    readonly file: string,
+    /** A name for files derived from this partition (a split's spill file). */
+    readonly name: string,
+    private readonly file: SpillFile,
     readonly hashStart: number, // inclusive, as a 32-bit unsigned value
     readonly hashEnd: number, // exclusive, may be 2^32
     private readonly pool: ChunkPool,
+    /** This partition's staging area, a slice of one buffer all partitions share. */
+    readonly stage: Buffer,
+    readonly stageView: DataView,
   ) {}
+
+  /** Move the staged records to the chunk, whole: a record never straddles two chunks. */
+  flushStage(): void {
+    const n = this.stageFill
+    if (n === 0) return
+    if (this.fill + n > this.chunk.length) this.newChunk(n)
+    this.stage.copy(this.chunk, this.fill, 0, n)
+    this.fill += n
+    this.stageFill = 0
+  }
 
   /** Start a chunk with room for `size` bytes; it becomes `chunk`, with `fill` 0. */
   newChunk(size: number): Buffer {
@@ -90,6 +123,7 @@ class Partition {
   }
 
   private dropChunks(): void {
+    this.stageFill = 0
     this.chunks = []
     this.fills = []
     this.chunk = NO_CHUNK
@@ -98,63 +132,33 @@ class Partition {
     this.memoryBytes = 0
   }
 
-  /**
-   * Append the chunks to the spill file. The file is opened per spill and per read, not held
-   * open: a big build has thousands of partitions, more than a file-descriptor limit allows.
-   */
+  /** Append the chunks to the spill file, as one segment. */
   spill(): void {
+    this.flushStage()
     if (this.memoryBytes === 0) return
-    let fd = -1
-    try {
-      fd = fs.openSync(this.file, this.fileBytes === 0 ? 'w' : 'r+', 0o600)
-      let position = this.fileBytes
-      for (let i = 0; i < this.chunks.length; i++) {
-        const c = this.chunks[i]
-        let done = 0
-        const n = this.filled(i)
-        while (done < n) done += fs.writeSync(fd, c, done, n - done, position + done)
-        position += n
-      }
-    } catch (err) {
-      throw ioError(this.file, err, 'write a build spill file')
-    } finally {
-      if (fd >= 0) fs.closeSync(fd)
+    let at = -1
+    for (let i = 0; i < this.chunks.length; i++) {
+      const offset = this.file.append(this.chunks[i], this.filled(i))
+      if (at < 0) at = offset
     }
+    this.segments.push(at, this.memoryBytes)
     this.fileBytes += this.memoryBytes
     for (const c of this.chunks) this.pool.give(c)
     this.dropChunks()
   }
 
-  /** All of the partition's bytes in one buffer (read back from its file if it spilled). */
   /** The partition's bytes, read into `out` (grown when too small); returns the buffer used. */
   load(out: Buffer): Buffer {
+    this.flushStage()
     const total = this.fileBytes + this.memoryBytes
     if (out.length < total) out = Buffer.allocUnsafe(Math.max(total, Math.floor(out.length * 1.5)))
     let pos = 0
-    if (this.fileBytes > 0) {
-      const fd = this.openSpill()
-      try {
-        while (pos < this.fileBytes) {
-          const n = fs.readSync(fd, out, pos, this.fileBytes - pos, pos)
-          if (n === 0) throw new Error('spill file shorter than written')
-          pos += n
-        }
-      } catch (err) {
-        throw ioError(this.file, err, 'read a build spill file')
-      } finally {
-        fs.closeSync(fd)
-      }
+    for (let s = 0; s < this.segments.length; s += 2) {
+      this.file.read(out, pos, this.segments[s + 1], this.segments[s])
+      pos += this.segments[s + 1]
     }
     for (let i = 0; i < this.chunks.length; i++) pos += this.chunks[i].copy(out, pos, 0, this.filled(i))
     return out
-  }
-
-  private openSpill(): number {
-    try {
-      return fs.openSync(this.file, 'r')
-    } catch (err) {
-      throw ioError(this.file, err, 'read a build spill file')
-    }
   }
 
   get bytes(): number {
@@ -162,13 +166,14 @@ class Partition {
   }
 
   /**
-   * Call `each` for every record in order without loading the partition whole: the file is
-   * read in pieces (grown only to fit one record), then the in-memory chunks.
+   * Call `each` for every record in order without loading the partition whole: each spilled
+   * segment (whole records) is read in pieces (grown only to fit one record), then the
+   * in-memory chunks.
    */
   forEachRecord(each: RecordCallback): void {
+    this.flushStage()
     let buf = Buffer.allocUnsafe(4 << 20)
     let have = 0
-    let filePos = 0
     const drain = (final: boolean): void => {
       let pos = 0
       for (;;) {
@@ -177,33 +182,27 @@ class Partition {
         emitRecord(buf, pos, each)
         pos += size
       }
-      if (final && pos !== have) throw new Error(`${this.file}: spill file ends inside a record`)
+      if (final && pos !== have) throw new Error(`${this.file.path}: spill file ends inside a record`)
       buf.copy(buf, 0, pos, have)
       have -= pos
     }
-    const fd = this.fileBytes > 0 ? this.openSpill() : -1
-    try {
-      while (filePos < this.fileBytes) {
+    for (let s = 0; s < this.segments.length; s += 2) {
+      let filePos = this.segments[s]
+      const end = filePos + this.segments[s + 1]
+      while (filePos < end) {
         if (have === buf.length) {
           const bigger = Buffer.allocUnsafe(buf.length * 2)
           buf.copy(bigger, 0, 0, have)
           buf = bigger
         }
-        let n: number
-        try {
-          n = fs.readSync(fd, buf, have, Math.min(buf.length - have, this.fileBytes - filePos), filePos)
-        } catch (err) {
-          throw ioError(this.file, err, 'read a build spill file')
-        }
-        if (n === 0) throw ioError(this.file, new Error('spill file shorter than written'), 'read a build spill file')
+        const n = Math.min(buf.length - have, end - filePos)
+        this.file.read(buf, have, n, filePos)
         have += n
         filePos += n
         drain(false)
       }
-    } finally {
-      if (fd >= 0) fs.closeSync(fd)
+      drain(true)
     }
-    drain(true)
     for (let i = 0; i < this.chunks.length; i++) {
       const c = this.chunks[i].subarray(0, this.filled(i))
       let pos = 0
@@ -213,10 +212,57 @@ class Partition {
 
   release(): void {
     this.dropChunks()
-    if (this.fileBytes > 0) {
-      fs.rmSync(this.file, { force: true })
-      this.fileBytes = 0
+    this.segments = []
+    this.fileBytes = 0
+  }
+}
+
+/**
+ * The one file all partitions of a Partitioner spill to, held open: each spill appends every
+ * partition's chunks, one segment per partition. A file per partition cost a file creation
+ * per partition and spill, and an unlink each (5M keys, 128 partitions, 3 spills: median
+ * build 1964 -> 1848 ms over 5 interleaved runs, both passes about 50 ms faster).
+ * It is created at the first spill, so a build that fits in memory writes none.
+ */
+class SpillFile {
+  private fd = -1
+  private end = 0
+
+  constructor(readonly path: string) {}
+
+  /** Append buf[0, n); returns the offset it was written at. */
+  append(buf: Buffer, n: number): number {
+    const at = this.end
+    try {
+      if (this.fd < 0) this.fd = fs.openSync(this.path, 'w+', 0o600)
+      let done = 0
+      while (done < n) done += fs.writeSync(this.fd, buf, done, n - done, at + done)
+    } catch (err) {
+      throw ioError(this.path, err, 'write a build spill file')
     }
+    this.end += n
+    return at
+  }
+
+  /** Read `length` bytes at `position` into out at `at`. */
+  read(out: Buffer, at: number, length: number, position: number): void {
+    try {
+      let done = 0
+      while (done < length) {
+        const n = fs.readSync(this.fd, out, at + done, length - done, position + done)
+        if (n === 0) throw new Error('spill file shorter than written')
+        done += n
+      }
+    } catch (err) {
+      throw ioError(this.path, err, 'read a build spill file')
+    }
+  }
+
+  remove(): void {
+    if (this.fd < 0) return
+    fs.closeSync(this.fd)
+    this.fd = -1
+    fs.rmSync(this.path, { force: true })
   }
 }
 
@@ -254,7 +300,10 @@ export const R_LINE = 6
 export class Partitioner {
   readonly parts: Partition[]
   private readonly pool: ChunkPool
+  private readonly file: SpillFile
   private memoryBytes = 0
+  /** Bytes of each partition's staging area. */
+  private readonly stageBytes: number
   /** partOf's arithmetic: the first hash, partitions per hash value, and every range's start then the last end. */
   private readonly first: number
   private readonly scale: number
@@ -283,11 +332,15 @@ export class Partitioner {
     this.first = hashStart
     this.scale = count / span
     this.bounds = new Float64Array(count + 1)
+    this.file = new SpillFile(`${filePrefix}.spill`)
     this.pool = new ChunkPool(Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.floor(memoryLimit / count / 2))))
+    this.stageBytes = Math.max(MIN_STAGE_BYTES, Math.min(STAGE_BYTES, Math.floor(STAGE_TOTAL_BYTES / count)))
+    const stages = Buffer.allocUnsafe(count * this.stageBytes)
     for (let k = 0; k < count; k++) {
       const lo = hashStart + Math.ceil((span * k) / count)
       const hi = hashStart + Math.ceil((span * (k + 1)) / count)
-      this.parts.push(new Partition(`${filePrefix}-${k}`, lo, hi, this.pool))
+      const stage = stages.subarray(k * this.stageBytes, (k + 1) * this.stageBytes)
+      this.parts.push(new Partition(`${filePrefix}-${k}`, this.file, lo, hi, this.pool, stage, viewOfBytes(stage)))
       this.bounds[k] = lo
       this.bounds[k + 1] = hi
     }
@@ -314,25 +367,59 @@ export class Partitioner {
     }
     const keyLen = keyEnd - keyStart
     const valueLen = valueEnd - valueStart
-    const size = 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
+    const size = encodedRecordSize(inputIndex, line, keyLen, valueLen)
     const part = this.partOf(high)
-    // Written straight into the chunk: no header scratch to copy from.
-    let chunk = part.chunk
-    let at = part.fill
-    if (at + size > chunk.length) {
-      chunk = part.newChunk(size)
-      at = 0
+    if (size <= this.stageBytes) {
+      if (part.stageFill + size > this.stageBytes) part.flushStage()
+      part.stageFill = writeRecord(part.stage, part.stageView, part.stageFill, high, low, inputIndex, line, key, keyStart, keyLen, value, valueStart, valueLen)
+    } else {
+      // A long record goes straight to the chunk, after the records staged before it.
+      part.flushStage()
+      if (part.fill + size > part.chunk.length) part.newChunk(size)
+      part.fill = writeRecord(part.chunk, part.view, part.fill, high, low, inputIndex, line, key, keyStart, keyLen, value, valueStart, valueLen)
     }
-    const view = part.view
-    view.setUint32(at, high, true)
-    view.setUint32(at + 4, low, true)
-    at = writeVarint(chunk, at + 8, inputIndex)
-    at = writeVarint(chunk, at, line)
-    at = writeVarint(chunk, at, keyLen)
-    at = writeVarint(chunk, at, valueLen)
-    copyBytesWide(key, keyStart, keyLen, chunk, view, at)
-    copyBytesWide(value, valueStart, valueLen, chunk, view, at + keyLen)
-    part.fill = at + keyLen + valueLen
+    this.account(part, size, keyLen, valueLen)
+  }
+
+  /**
+   * Add one record already in the spill format, but for its hashes (filled in here), at `pos`
+   * in `src`, whose DataView is `view`: the input read by a worker thread (read-worker.ts).
+   * Returns the position after it.
+   */
+  addEncoded(src: Buffer, view: DataView, pos: number): number {
+    let at = skipVarint(src, pos + 8) // input index
+    at = skipVarint(src, at) // line
+    let keyLen = src[at++]
+    if (keyLen >= 0x80) {
+      keyLen = readVarint(src, at - 1, src.length)
+      at = varintEnd
+    }
+    let valueLen = src[at++]
+    if (valueLen >= 0x80) {
+      valueLen = readVarint(src, at - 1, src.length)
+      at = varintEnd
+    }
+    const size = at - pos + keyLen + valueLen
+    // Hashed here, not in the worker: its parsing alone takes as long as this thread's share.
+    const high = pdhash64(src, at, at + keyLen, this.seedLow, this.seedHigh)
+    view.setUint32(pos, high, true)
+    view.setUint32(pos + 4, hashLow, true)
+    const part = this.partOf(high)
+    if (size <= this.stageBytes) {
+      if (part.stageFill + size > this.stageBytes) part.flushStage()
+      copyWords(view, pos, size, part.stageView, part.stageFill) // size >= 12: the hashes alone are 8
+      part.stageFill += size
+    } else {
+      part.flushStage()
+      if (part.fill + size > part.chunk.length) part.newChunk(size)
+      src.copy(part.chunk, part.fill, pos, pos + size)
+      part.fill += size
+    }
+    this.account(part, size, keyLen, valueLen)
+    return pos + size
+  }
+
+  private account(part: Partition, size: number, keyLen: number, valueLen: number): void {
     part.memoryBytes += size
     part.records++
     this.memoryBytes += size
@@ -380,9 +467,34 @@ export class Partitioner {
 
   release(): void {
     for (const p of this.parts) p.release()
+    this.file.remove()
     this.pool.clear()
     this.memoryBytes = 0
   }
+}
+
+/** The position after the varint at `pos`, which the build wrote (so it is sound). */
+function skipVarint(buf: Uint8Array, pos: number): number {
+  while (buf[pos] >= 0x80) pos++
+  return pos + 1
+}
+
+/** Bytes of a spill record with these fields. */
+export function encodedRecordSize(inputIndex: number, line: number, keyLen: number, valueLen: number): number {
+  return 8 + varintSize(inputIndex) + varintSize(line) + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
+}
+
+/** Write one spill record at `at` in `out` (whose DataView is `view`); returns its end. */
+export function writeRecord(out: Buffer, view: DataView, at: number, high: number, low: number, inputIndex: number, line: number, key: Uint8Array, keyStart: number, keyLen: number, value: Uint8Array, valueStart: number, valueLen: number): number {
+  view.setUint32(at, high, true)
+  view.setUint32(at + 4, low, true)
+  at = writeVarint(out, at + 8, inputIndex)
+  at = writeVarint(out, at, line)
+  at = writeVarint(out, at, keyLen)
+  at = writeVarint(out, at, valueLen)
+  copyBytesWide(key, keyStart, keyLen, out, view, at)
+  copyBytesWide(value, valueStart, valueLen, out, view, at + keyLen)
+  return at + keyLen + valueLen
 }
 
 /** Reused buffers for loading one partition at a time. */
