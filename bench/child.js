@@ -104,7 +104,10 @@ const modes = {
   /** Build a table; ms, peak RSS, bytes. */
   async build(a) {
     const out = a.out
-    for (const f of [out, `${out}-lock`]) fs.rmSync(f, { force: true })
+    // A fresh build each run: the table, LMDB's lock file and a sharded table's shard files
+    // (which a build replacing the table would unlink itself, but not once the table is gone).
+    const shards = fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith(`${path.basename(out)}.`) && f.endsWith('.pdshard'))
+    for (const f of [out, `${out}-lock`, ...shards.map((f) => path.join(path.dirname(out), f))]) fs.rmSync(f, { force: true })
     const t0 = performance.now()
     if (a.kind === 'pagefile' || a.kind === 'pdlmdb') {
       const { build } = await importDist('build/index.js')
