@@ -371,6 +371,18 @@ function withPage(file: string, shard: number, page: number, change: (p: Buffer)
   return copy
 }
 
+/** The error of opening `file` and reading every shard (a shard's header is checked at its first use). */
+function useError(file: string): PagedictError {
+  return errorOf(() => {
+    const dict = open(file)
+    try {
+      return [...dict.keys()]
+    } finally {
+      dict.close()
+    }
+  })
+}
+
 function errorOf(fn: () => unknown): PagedictError {
   try {
     fn()
@@ -992,8 +1004,11 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
   })
 
   must(17, 'a shard file starts with "PDSHARD\\0" and its read_version is not newer', () => {
-    expect(openError(withShardHeader(sharded, 1, (b) => (b[7] = 0x21))).code).toBe('E_MAGIC')
-    const newer = openError(withShardHeader(sharded, 2, (b) => b.writeUInt16LE(READ_VERSION + 1, SH_READ_VERSION_OFF)))
+    // open() reads no shard header: the first use of the shard does, before using it.
+    const bad = withShardHeader(sharded, 1, (b) => (b[7] = 0x21))
+    open(bad).close()
+    expect(useError(withShardHeader(sharded, 1, (b) => (b[7] = 0x21))).code).toBe('E_MAGIC')
+    const newer = useError(withShardHeader(sharded, 2, (b) => b.writeUInt16LE(READ_VERSION + 1, SH_READ_VERSION_OFF)))
     expect(newer.code).toBe('E_VERSION')
     expect(newer.got).toBe(READ_VERSION + 1)
     for (const s of walk(sharded).shards) {
@@ -1006,7 +1021,7 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
 
   must(18, 'a shard header checksum covers its whole page 0', () => {
     for (const at of [SH_BUILD_ID_OFF, SH_PAGE_COUNT_OFF + 4, PAGE_SIZE - 1]) {
-      expect(openError(withShardHeader(sharded, 0, (b) => (b[at] ^= 1), false)).code, `byte ${at}`).toBe('E_CHECKSUM')
+      expect(useError(withShardHeader(sharded, 0, (b) => (b[at] ^= 1), false)).code, `byte ${at}`).toBe('E_CHECKSUM')
     }
     for (const s of walk(sharded).shards) {
       const page = Buffer.from(s.bytes.subarray(0, SH_HEADER_BYTES))
@@ -1017,8 +1032,8 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
   })
 
   must(19, "a shard belongs to this build (build_id) and this position (index)", () => {
-    expect(openError(withShardHeader(sharded, 1, (b) => (b[SH_BUILD_ID_OFF + 15] ^= 0xff))).code).toBe('E_MAGIC')
-    expect(openError(withShardHeader(sharded, 1, (b) => b.writeUInt32LE(0, SH_INDEX_OFF))).code).toBe('E_MAGIC')
+    expect(useError(withShardHeader(sharded, 1, (b) => (b[SH_BUILD_ID_OFF + 15] ^= 0xff))).code).toBe('E_MAGIC')
+    expect(useError(withShardHeader(sharded, 1, (b) => b.writeUInt32LE(0, SH_INDEX_OFF))).code).toBe('E_MAGIC')
     // A shard of another build under the right name is refused too.
     const w = walk(sharded)
     const copy = copyTable(sharded)
@@ -1027,7 +1042,11 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
       b[SH_BUILD_ID_OFF] ^= 1
       sealChecksum(b.subarray(0, SH_HEADER_BYTES), SH_CHECKSUM_OFF, zlib.crc32)
     })
-    expect(openError(copy).code).toBe('E_MAGIC')
+    expect(useError(copy).code).toBe('E_MAGIC')
+    // A lookup into that shard meets the check before reading a page; one into another does not.
+    const inShard = (i: number): Buffer => w.records.find((r) => r.shard === i)!.key
+    expect(errorOf(() => lookup(copy, inShard(0))).code).toBe('E_MAGIC')
+    expect(lookup(copy, inShard(1))).toEqual(lookup(sharded, inShard(1)))
     w.shards.forEach((s, i) => {
       expect(s.bytes.readUInt32LE(SH_INDEX_OFF)).toBe(i)
       expect(s.bytes.subarray(SH_BUILD_ID_OFF, SH_BUILD_ID_OFF + BUILD_ID_BYTES).equals(w.header.buildId)).toBe(true)
@@ -1036,7 +1055,7 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
 
   must(20, "a shard header's geometry equals its directory entry", () => {
     for (const at of [SH_FIRST_BUCKET_OFF, SH_BUCKET_COUNT_OFF, SH_PAGE_COUNT_OFF]) {
-      expect(openError(withShardHeader(sharded, 1, (b) => b.writeUInt32LE(b.readUInt32LE(at) + 1, at))).code, `byte ${at}`).toBe('E_CORRUPT')
+      expect(useError(withShardHeader(sharded, 1, (b) => b.writeUInt32LE(b.readUInt32LE(at) + 1, at))).code, `byte ${at}`).toBe('E_CORRUPT')
     }
     for (const s of walk(sharded).shards) {
       expect(s.bytes.readUInt32LE(SH_FIRST_BUCKET_OFF)).toBe(s.entry.firstBucket)

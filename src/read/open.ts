@@ -160,10 +160,11 @@ function openShard(header: TableHeader, file: string, tableIno: number, budget: 
         expected: s.fileLength,
       })
     }
-    // The header page is read, not touched through the mapping (a read is one syscall;
-    // a first touch is a page fault, and a disk read when cold, either way).
-    checkShardHeader(readAt(fd, PAGE_SIZE, shardFile), shardFile, index, header.buildId, s, crc32)
-    const seg = new Segment(fd, shardFile, s, budget)
+    // The header page is read and checked at the shard's first use (segment.ts): the
+    // descriptor opened here keeps this build's file even if a rebuild unlinks it, and open()
+    // reads one page whatever the number of shards (cold, each read is a disk access).
+    const checkHeader = (page: Buffer): void => checkShardHeader(page, shardFile, index, header.buildId, s, crc32)
+    const seg = new Segment(fd, shardFile, s, budget, checkHeader)
     fd = -1 // the segment has it
     return seg
   } finally {

@@ -11,7 +11,7 @@
  * verify ask for `buf` and map the shard whole at once.
  */
 import fs from 'node:fs'
-import { PagedictError } from '../errors.js'
+import { PagedictError, ioError } from '../errors.js'
 import { MAX_SPILL_PAGES, PAGE_SIZE, type ShardEntry } from '../format/layout.js'
 import { mapReadOnly } from './mmap.js'
 
@@ -76,6 +76,12 @@ export class Segment {
     readonly file: string,
     s: ShardEntry,
     private readonly budget: WindowBudget,
+    /**
+     * Checks the shard file's header page (open.ts), before anything of the file is used: open()
+     * leaves it to the first use, so opening a table of many shards reads one page, not one per
+     * shard. Undefined for an inline shard, whose header open() has checked.
+     */
+    private headerCheck?: (page: Buffer) => void,
   ) {
     this.fd = fd
     this.firstBucket = s.firstBucket
@@ -108,8 +114,29 @@ export class Segment {
     return w !== undefined && end <= w.start + w.buf.length ? w : this.map(start, end)
   }
 
+  /** Read and check the shard's header page, once (the first mapping does it anyway). */
+  checkHeader(): void {
+    const check = this.headerCheck
+    if (check === undefined) return
+    const page = Buffer.alloc(PAGE_SIZE)
+    const fd = this.descriptor()
+    let got = 0
+    try {
+      while (got < PAGE_SIZE) {
+        const n = fs.readSync(fd, page, got, PAGE_SIZE - got, got)
+        if (n === 0) break
+        got += n
+      }
+    } catch (err) {
+      throw ioError(this.file, err, 'read the shard header')
+    }
+    check(page) // a short read leaves zeros, which the check refuses
+    this.headerCheck = undefined
+  }
+
   private map(start: number, end: number): Window {
     if (this.whole !== undefined) return this.whole
+    this.checkHeader()
     end = Math.min(end, this.fileLength)
     const from = start - (start % WINDOW_STRIDE)
     const to = Math.min(this.fileLength, from + WINDOW_STRIDE + WINDOW_OVERLAP)
@@ -122,6 +149,7 @@ export class Segment {
   }
 
   private mapWhole(): Window {
+    this.checkHeader()
     const win = windowOver(mapReadOnly(this.descriptor(), this.fileLength, this.file, 0), 0, this.dataOffset)
     this.whole = win
     this.windows.fill(win)

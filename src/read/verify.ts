@@ -44,6 +44,8 @@ function verifyPageFile(dict: PageFileDict): VerifyReport {
     if (problems.length < MAX_PROBLEMS) problems.push(msg)
   }
   const header = dict.header
+  // Shard header pages first, as open() used to: a damaged one is an error, not a finding.
+  for (const seg of dict.segmentsForVerify) seg.checkHeader()
   // Lookups in a table of write_version >= 2 stop at the first fingerprint past theirs.
   const sorted = header.writeVersion >= SORTED_DIRECTORY_VERSION
   let pages = 0
