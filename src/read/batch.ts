@@ -22,7 +22,6 @@ export class KeyBatch {
   readonly len = new Int32Array(BATCH_KEYS)
 
   // Filled by the dictionary's lookupBatch: its working values, then the answers.
-  readonly high = new Uint32Array(BATCH_KEYS)
   readonly low = new Uint32Array(BATCH_KEYS)
   readonly segment = new Int32Array(BATCH_KEYS)
   readonly home = new Int32Array(BATCH_KEYS)

@@ -143,7 +143,6 @@ export class PageFileDict implements Dict {
       }
       const start = b.start[i]
       const high = pdhash64(b.bytes, start, start + len, this.seedLow, this.seedHigh)
-      b.high[i] = high
       b.low[i] = hashLow
       const bucket = bucketOf(high, this.bucketCount)
       const s = multi ? this.segmentOf(bucket) : 0
@@ -155,7 +154,7 @@ export class PageFileDict implements Dict {
     for (let i = 0; i < n; i++) {
       const len = b.len[i]
       const start = b.start[i]
-      if (len >= 0 && this.probe(b.high[i], b.low[i], b.bytes, start, start + len)) {
+      if (len >= 0 && this.probeHome(segs[b.segment[i]], b.home[i], b.low[i], b.bytes, start, start + len)) {
         b.found[i] = 1
         b.valueBytes[i] = v.bytes
         b.valueStart[i] = v.start
@@ -184,17 +183,21 @@ export class PageFileDict implements Dict {
 
   /** Look for the key bytes[start, end) whose hash is (high, low). */
   private probe(high: number, low: number, bytes: Uint8Array, start: number, end: number): boolean {
-    const fp = fingerprintOf(low)
     const bucket = bucketOf(high, this.bucketCount)
     const segs = this.segments
     let seg = segs[0]
     if (segs.length > 1) seg = segs[this.segmentOf(bucket)]
     else if (seg === undefined) throw closed(this.path)
+    return this.probeHome(seg, bucket - seg.firstBucket, low, bytes, start, end)
+  }
+
+  /** Look for the key bytes[start, end), whose hash's low half is `low`, from page `home` of `seg`. */
+  private probeHome(seg: Segment, home: number, low: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const fp = fingerprintOf(low)
     const sorted = this.sortedDirectories
     const extended = this.extendedOffsets
     const ext = fingerprintExtensionOf(low)
     const keyLen = end - start
-    const home = bucket - seg.firstBucket
     // The mapping that holds the home page and the max_spill pages after it (segment.ts).
     const win = seg.windowOf(home)
     const buf = win.buf
