@@ -40,7 +40,7 @@ import {
 } from '../format/layout.js'
 import { type BuildOptions, type OnDuplicate, type RecordSource } from './options.js'
 import { canReadInWorker, readInWorker } from './worker-input.js'
-import { Partitioner } from './partition.js'
+import { Partitioner } from './partitioner.js'
 import { type LoadedPartition, PartitionLoader, REC_STRIDE, R_HIGH, R_INPUT, R_KEY_AT, R_KEY_LEN, R_LINE, R_LOW, R_VALUE_LEN } from './partition-loader.js'
 import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
 import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
