@@ -23,24 +23,22 @@ import {
   MAX_INLINE_VALUE_BYTES,
   MAX_MAPPED_BYTES,
   PAGE_SIZE,
-  P_HEADER_BYTES,
   READ_VERSION,
   SH_CHECKSUM_OFF,
   SH_HEADER_BYTES,
   type ShardEntry,
-  TARGET_FILL,
   TARGET_SHARD_BYTES,
   type TableHeader,
   WRITE_VERSION,
   bucketOf,
   encodeShardHeader,
   encodeTableHeader,
-  headerPagesFor,
   sealChecksum,
 } from '../format/layout.js'
 import { type BuildOptions, type OnDuplicate, type RecordSource } from './options.js'
 import { canReadInWorker, readInWorker } from './worker-input.js'
 import { Partitioner } from './partitioner.js'
+import { type Plan, metadataFor, partitionCount, planTable } from './table-plan.js'
 import { type LoadedPartition, PartitionLoader, REC_STRIDE, R_HIGH, R_INPUT, R_KEY_AT, R_KEY_LEN, R_LINE, R_LOW, R_VALUE_LEN } from './partition-loader.js'
 import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
 import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
@@ -89,13 +87,6 @@ export interface BuildReport {
   input_bytes: number
   ms: number
   peak_rss_mb: number
-}
-
-interface Plan {
-  bucketCount: number
-  bucketsPerShard: number
-  shardCount: number
-  headerBytes: number
 }
 
 export async function buildPageFile(source: RecordSource, output: string, opts: PageFileBuildOptions): Promise<BuildReport> {
@@ -204,29 +195,6 @@ function randomSeed(): number {
 function nextSeed(seed: number): number {
   const next = (BigInt(seed) * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn
   return Number(next >> 11n)
-}
-
-function partitionCount(expectedBytes: number, partitionMax: number): number {
-  // A spilled record is its input bytes plus a header of about 12 bytes; 1.5x covers short
-  // rows, and a partition that still comes out too big is split again before it is loaded.
-  const want = expectedBytes > 0 ? Math.ceil((expectedBytes * 1.5) / partitionMax) : 16
-  let n = 1
-  while (n < want && n < 4096) n *= 2
-  return n
-}
-
-function planTable(pageBytes: number, valueAreaBytes: number, shardBytes: number, summary: { describe: Record<string, unknown> }, opts: PageFileBuildOptions, seed: number): Plan {
-  const bucketCount = Math.max(1, Math.ceil(pageBytes / ((PAGE_SIZE - P_HEADER_BYTES) * TARGET_FILL)))
-  const estimate = bucketCount * PAGE_SIZE + valueAreaBytes
-  const wantShards = Math.max(1, Math.ceil(estimate / Math.min(shardBytes, MAX_MAPPED_BYTES)))
-  const bucketsPerShard = Math.ceil(bucketCount / wantShards)
-  const shardCount = Math.ceil(bucketCount / bucketsPerShard)
-  const metaBytes = Buffer.byteLength(JSON.stringify(metadataFor(summary.describe, opts, seed, 0))) + 256
-  return { bucketCount, bucketsPerShard, shardCount, headerBytes: headerPagesFor(shardCount, metaBytes) * PAGE_SIZE }
-}
-
-function metadataFor(describe: Record<string, unknown>, opts: PageFileBuildOptions, seed: number, reseeds: number): Record<string, unknown> {
-  return { ...opts.metadata, ...describe, on_duplicate: opts.onDuplicate, seed_given: opts.seed !== undefined, seed, reseeds, memory_mib: opts.memoryMiB }
 }
 
 interface ShardOut {
