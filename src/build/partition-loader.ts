@@ -49,7 +49,9 @@ export class PartitionLoader {
     for (let i = 0, r = 0; i < count; i++, r += REC_STRIDE) {
       rec[r + R_HIGH] = view.getUint32(pos, true)
       rec[r + R_LOW] = view.getUint32(pos + 4, true)
-      // One-byte varints inline (the common case); longer ones through readVarint.
+      // One-byte varints inline (the common case); longer ones through readVarint. Written
+      // out four times on purpose: a helper (returning the end through a module variable, or
+      // storing into rec) parsed 25-35% slower (1.46M records: 20 ns a record, 25-27 with it).
       pos += 8
       let input = buf[pos++]
       if (input >= 0x80) {
