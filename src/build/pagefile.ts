@@ -3,10 +3,11 @@
  *
  *   pass 1  read the input (input files: in a worker thread, worker-input.ts), hash each
  *           key, append it to its hash-range partition (in memory, spilled to one file
- *           past the memory bound);
- *   size    count records and bytes, choose the bucket count and the shards;
+ *           past the memory bound; partitioner.ts);
+ *   size    count records and bytes, choose the bucket count and the shards (table-plan.ts);
  *   pass 2  per partition in hash order: sort by bucket (counting sort, stable so input
- *           order survives for --on-duplicate), drop or refuse duplicates, pack pages;
+ *           order survives for --on-duplicate), drop or refuse duplicates, pack pages
+ *           (pack-partitions.ts);
  *   publish fsync, rename (src/build/publish.ts).
  *
  * A partition too big for the bound is split again by hash range before it is loaded.
@@ -17,32 +18,25 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { PagedictError, duplicateKeyError, ioError } from '../errors.js'
+import { PagedictError, ioError } from '../errors.js'
 import {
   H_CHECKSUM_OFF,
   MAX_INLINE_VALUE_BYTES,
-  MAX_MAPPED_BYTES,
   PAGE_SIZE,
-  P_HEADER_BYTES,
   READ_VERSION,
-  SH_CHECKSUM_OFF,
-  SH_HEADER_BYTES,
-  type ShardEntry,
-  TARGET_FILL,
   TARGET_SHARD_BYTES,
   type TableHeader,
   WRITE_VERSION,
-  bucketOf,
-  encodeShardHeader,
   encodeTableHeader,
-  headerPagesFor,
   sealChecksum,
 } from '../format/layout.js'
 import { type BuildOptions, type OnDuplicate, type RecordSource } from './options.js'
 import { canReadInWorker, readInWorker } from './worker-input.js'
-import { type LoadedPartition, PartitionLoader, Partitioner, REC_STRIDE, R_HIGH, R_INPUT, R_KEY_AT, R_KEY_LEN, R_LINE, R_LOW, R_VALUE_LEN } from './partition.js'
-import { ShardPacker, SpillTooLong, recordPageBytes } from './pack.js'
-import { checkReplaceable, cleanLeftovers, fsyncFile, publish, shardFileName, tempNames } from './publish.js'
+import { Partitioner } from './partitioner.js'
+import { packAll } from './pack-partitions.js'
+import { metadataFor, partitionCount, planTable } from './table-plan.js'
+import { SpillTooLong, recordPageBytes } from './pack.js'
+import { checkReplaceable, cleanLeftovers, fsyncFile, publish, tempNames, writeAt } from './publish.js'
 import { isTableFile, tableShardPaths } from '../read/header.js'
 
 const MiB = 1024 * 1024
@@ -88,13 +82,6 @@ export interface BuildReport {
   input_bytes: number
   ms: number
   peak_rss_mb: number
-}
-
-interface Plan {
-  bucketCount: number
-  bucketsPerShard: number
-  shardCount: number
-  headerBytes: number
 }
 
 export async function buildPageFile(source: RecordSource, output: string, opts: PageFileBuildOptions): Promise<BuildReport> {
@@ -205,269 +192,6 @@ function nextSeed(seed: number): number {
   return Number(next >> 11n)
 }
 
-function partitionCount(expectedBytes: number, partitionMax: number): number {
-  // A spilled record is its input bytes plus a header of about 12 bytes; 1.5x covers short
-  // rows, and a partition that still comes out too big is split again before it is loaded.
-  const want = expectedBytes > 0 ? Math.ceil((expectedBytes * 1.5) / partitionMax) : 16
-  let n = 1
-  while (n < want && n < 4096) n *= 2
-  return n
-}
-
-function planTable(pageBytes: number, valueAreaBytes: number, shardBytes: number, summary: { describe: Record<string, unknown> }, opts: PageFileBuildOptions, seed: number): Plan {
-  const bucketCount = Math.max(1, Math.ceil(pageBytes / ((PAGE_SIZE - P_HEADER_BYTES) * TARGET_FILL)))
-  const estimate = bucketCount * PAGE_SIZE + valueAreaBytes
-  const wantShards = Math.max(1, Math.ceil(estimate / Math.min(shardBytes, MAX_MAPPED_BYTES)))
-  const bucketsPerShard = Math.ceil(bucketCount / wantShards)
-  const shardCount = Math.ceil(bucketCount / bucketsPerShard)
-  const metaBytes = Buffer.byteLength(JSON.stringify(metadataFor(summary.describe, opts, seed, 0))) + 256
-  return { bucketCount, bucketsPerShard, shardCount, headerBytes: headerPagesFor(shardCount, metaBytes) * PAGE_SIZE }
-}
-
-function metadataFor(describe: Record<string, unknown>, opts: PageFileBuildOptions, seed: number, reseeds: number): Record<string, unknown> {
-  return { ...opts.metadata, ...describe, on_duplicate: opts.onDuplicate, seed_given: opts.seed !== undefined, seed, reseeds, memory_mib: opts.memoryMiB }
-}
-
-interface ShardOut {
-  temp: string
-  entry: ShardEntry
-}
-
-/** Pass 2: pack every partition, in hash order, into the shards. */
-function packAll(parts: Partitioner, plan: Plan, partitionMax: number, seed: number, opts: PageFileBuildOptions, buildId: Buffer, names: ReturnType<typeof tempNames>, temps: string[]): ShardOut[] {
-  const shards: ShardOut[] = []
-  const inline = plan.shardCount === 1
-  let packer: ShardPacker | undefined
-  let fd = -1
-  let temp = ''
-  const open = (index: number): void => {
-    temp = inline ? `${names.prefix}.table` : `${names.prefix}.${index}.shard`
-    temps.push(temp)
-    try {
-      fd = fs.openSync(temp, 'w', 0o644)
-    } catch (err) {
-      throw ioError(temp, err, 'create the table')
-    }
-    const first = index * plan.bucketsPerShard
-    const count = Math.min(plan.bucketsPerShard, plan.bucketCount - first)
-    packer = new ShardPacker(fd, temp, inline ? plan.headerBytes : SH_HEADER_BYTES, first, count, `${names.prefix}.${index}.values`)
-    temps.push(`${names.prefix}.${index}.values`)
-  }
-  const close = (): void => {
-    if (packer === undefined) return
-    const index = shards.length
-    const entry = packer.finish()
-    if (entry.fileLength > MAX_MAPPED_BYTES) {
-      throw new PagedictError('E_VALUE_TOO_LONG', `${temp}: shard ${index} would be ${entry.fileLength} bytes, over the 2 GiB a mapping can hold; the values are too skewed`)
-    }
-    if (!inline) {
-      entry.name = shardFileName(names.base, buildId, index)
-      const head = encodeShardHeader(index, buildId, entry)
-      sealChecksum(head, SH_CHECKSUM_OFF, zlib.crc32)
-      writeAt(fd, temp, head, 0)
-    }
-    fsyncFile(fd, temp)
-    fs.closeSync(fd)
-    fd = -1
-    shards.push({ temp, entry })
-    packer = undefined
-  }
-  const found: DuplicateFound = {}
-  const loader = new PartitionLoader()
-  const sorter = new BucketSort()
-  open(0)
-  let done = 0
-  const total = parts.parts.length
-  const each = (part: LoadedPartition, lowBucket: number, highBucket: number): void => {
-    packPartition(part, lowBucket, highBucket, plan, opts, found, sorter, (bucket, i) => {
-      while (bucket >= packer!.firstBucket + packer!.bucketCount) {
-        close()
-        open(shards.length)
-      }
-      const r = i * REC_STRIDE
-      const rec = part.rec
-      const keyAt = rec[r + R_KEY_AT]
-      const keyLen = rec[r + R_KEY_LEN]
-      packer!.add(bucket - packer!.firstBucket, rec[r + R_LOW], part.buf, keyAt, keyLen, part.buf, keyAt + keyLen, rec[r + R_VALUE_LEN])
-    })
-  }
-  try {
-    for (let k = 0; k < total; k++) {
-      forEachLoaded(parts, k, loader, partitionMax, plan.bucketCount, seed, each)
-      opts.onProgress?.(++done, total, 'pack')
-    }
-    while (shards.length < plan.shardCount) {
-      close()
-      if (shards.length < plan.shardCount) open(shards.length)
-    }
-    if (found.first !== undefined) throw found.first.error
-  } catch (err) {
-    packer?.abandon()
-    if (fd >= 0) fs.closeSync(fd)
-    throw err
-  }
-  return shards
-}
-
-/** Load partition k, splitting it by hash range first when it is too big for the bound. */
-function forEachLoaded(parts: Partitioner, k: number, loader: PartitionLoader, partitionMax: number, bucketCount: number, seed: number, each: (p: LoadedPartition, lo: number, hi: number) => void): void {
-  const range = parts.parts[k]
-  const lo = bucketOf(range.hashStart, bucketCount)
-  const hi = bucketOf(range.hashEnd - 1, bucketCount)
-  if (parts.sizeOf(k) <= partitionMax || range.hashEnd - range.hashStart < 2 || range.records < 2) {
-    each(parts.load(k, loader), lo, hi)
-    return
-  }
-  // Too big: stream it into narrower hash ranges (spilled at once), then take those in order.
-  const pieces = Math.min(range.hashEnd - range.hashStart, Math.ceil(parts.sizeOf(k) / partitionMax) * 2)
-  const sub = new Partitioner(pieces, range.name + '.s', Math.floor(partitionMax / 2), seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES, range.hashStart, range.hashEnd)
-  try {
-    parts.forEachRecord(k, (buf, ks, ke, ve, high, low, input, line) => sub.add(buf, ks, ke, buf, ke, ve, input, line, high, low))
-    sub.spillAll()
-    for (let j = 0; j < pieces; j++) forEachLoaded(sub, j, loader, partitionMax, bucketCount, seed, each)
-  } finally {
-    sub.release()
-  }
-}
-
-/**
- * Sort one partition's records by bucket (stable), settle duplicates, and hand each kept
- * record to `place` in bucket order.
- */
-function packPartition(
-  part: LoadedPartition,
-  lowBucket: number,
-  highBucket: number,
-  plan: Plan,
-  opts: PageFileBuildOptions,
-  found: DuplicateFound,
-  sorter: BucketSort,
-  place: (bucket: number, i: number) => void,
-): void {
-  const n = part.count
-  const span = highBucket - lowBucket + 1
-  const { buckets, starts, order, next } = sorter.arrays(n, span)
-  for (let i = 0; i < n; i++) {
-    const b = bucketOf(part.rec[i * REC_STRIDE + R_HIGH], plan.bucketCount) - lowBucket
-    buckets[i] = b
-    starts[b + 1]++
-  }
-  for (let b = 0; b < span; b++) starts[b + 1] += starts[b]
-  next.set(starts.subarray(0, span))
-  for (let i = 0; i < n; i++) order[next[buckets[i]]++] = i
-  const dedupe = new Duplicates(part, opts, found)
-  for (let b = 0; b < span; b++) {
-    const from = starts[b]
-    const to = starts[b + 1]
-    if (from === to) continue
-    dedupe.settle(order, from, to)
-    for (let j = from; j < to; j++) {
-      const i = order[j]
-      if (i !== DROPPED) place(lowBucket + b, i)
-    }
-  }
-}
-
-const DROPPED = 0xffffffff
-
-/** The counting sort's arrays, reused from partition to partition (see PartitionLoader). */
-class BucketSort {
-  private records = new Uint32Array(0)
-  private spans = new Uint32Array(0)
-
-  /** Views for n records over span buckets; `starts` comes zeroed. */
-  arrays(n: number, span: number): { buckets: Uint32Array; order: Uint32Array; starts: Uint32Array; next: Uint32Array } {
-    if (this.records.length < 2 * n) this.records = new Uint32Array(Math.max(2 * n, Math.floor(this.records.length * 1.5)))
-    if (this.spans.length < 2 * span + 1) this.spans = new Uint32Array(Math.max(2 * span + 1, Math.floor(this.spans.length * 1.5)))
-    const starts = this.spans.subarray(0, span + 1)
-    starts.fill(0)
-    return { buckets: this.records.subarray(0, n), order: this.records.subarray(n, 2 * n), starts, next: this.spans.subarray(span + 1, 2 * span + 1) }
-  }
-}
-
-/** The duplicate that comes first in the input, under --on-duplicate error. */
-interface DuplicateFound {
-  first?: { input: number; line: number; error: PagedictError }
-}
-
-/**
- * Finds equal keys within one bucket. A 256-slot table keyed by 8 hash bits chains the
- * bucket's records, so the check is linear in the bucket, not quadratic.
- */
-class Duplicates {
-  private readonly heads = new Int32Array(256).fill(-1)
-  private chain = new Int32Array(64)
-
-  constructor(
-    private readonly part: LoadedPartition,
-    private readonly opts: PageFileBuildOptions,
-    private readonly found: DuplicateFound,
-  ) {}
-
-  /**
-   * Mark dropped records in order[from, to) with DROPPED. Under 'error' the later copy is
-   * dropped too and the duplicate noted: the build fails after the pass, naming the repeat
-   * that comes first in the input, whatever the hash order (so the message is reproducible).
-   */
-  settle(order: Uint32Array, from: number, to: number): void {
-    const p = this.part
-    const rec = p.rec
-    if (this.chain.length < to - from) this.chain = new Int32Array(to - from)
-    for (let j = from; j < to; j++) {
-      const i = order[j]
-      const r = i * REC_STRIDE
-      const slot = rec[r + R_LOW] & 255
-      let prev = this.heads[slot]
-      while (prev >= 0) {
-        const pi = order[from + prev]
-        const pr = pi * REC_STRIDE
-        if (pi !== DROPPED && rec[pr + R_HIGH] === rec[r + R_HIGH] && rec[pr + R_LOW] === rec[r + R_LOW] && sameKey(p, pi, i)) {
-          if (this.opts.onDuplicate === 'error') this.note(pi, i)
-          if (this.opts.onDuplicate !== 'last') {
-            order[j] = DROPPED
-          } else {
-            order[from + prev] = DROPPED
-          }
-          break
-        }
-        prev = this.chain[prev]
-      }
-      if (order[j] !== DROPPED) {
-        this.chain[j - from] = this.heads[slot]
-        this.heads[slot] = j - from
-      }
-    }
-    this.heads.fill(-1)
-  }
-
-  private note(first: number, again: number): void {
-    const p = this.part
-    const best = this.found.first
-    const input = p.rec[again * REC_STRIDE + R_INPUT]
-    const line = p.rec[again * REC_STRIDE + R_LINE]
-    if (best !== undefined && (best.input < input || (best.input === input && best.line <= line))) return
-    this.found.first = { input, line, error: this.duplicate(first, again) }
-  }
-
-  private duplicate(first: number, again: number): PagedictError {
-    const p = this.part
-    const a = again * REC_STRIDE
-    const f = first * REC_STRIDE
-    const key = p.buf.toString('utf8', p.rec[a + R_KEY_AT], p.rec[a + R_KEY_AT] + p.rec[a + R_KEY_LEN])
-    return duplicateKeyError(this.opts.inputs, { input: p.rec[a + R_INPUT], line: p.rec[a + R_LINE] }, { input: p.rec[f + R_INPUT], line: p.rec[f + R_LINE] }, key)
-  }
-}
-
-function sameKey(p: LoadedPartition, a: number, b: number): boolean {
-  const len = p.rec[a * REC_STRIDE + R_KEY_LEN]
-  if (len !== p.rec[b * REC_STRIDE + R_KEY_LEN]) return false
-  const buf = p.buf
-  const x = p.rec[a * REC_STRIDE + R_KEY_AT]
-  const y = p.rec[b * REC_STRIDE + R_KEY_AT]
-  for (let i = 0; i < len; i++) if (buf[x + i] !== buf[y + i]) return false
-  return true
-}
-
 /** A new Partitioner with every record rehashed under `seed` (after a long spill). */
 function rehash(old: Partitioner, filePrefix: string, seed: number, memoryLimit: number): Partitioner {
   const fresh = new Partitioner(old.parts.length, filePrefix, memoryLimit, seed % 2 ** 32, Math.floor(seed / 2 ** 32), recordPageBytes, MAX_INLINE_VALUE_BYTES)
@@ -492,14 +216,5 @@ function writeHeader(file: string, header: TableHeader): void {
     throw ioError(file, err, 'write the table header')
   } finally {
     if (fd >= 0) fs.closeSync(fd)
-  }
-}
-
-function writeAt(fd: number, file: string, buf: Buffer, position: number): void {
-  try {
-    let done = 0
-    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done)
-  } catch (err) {
-    throw ioError(file, err, 'write the table')
   }
 }

@@ -73,6 +73,16 @@ export function fsyncFile(fd: number, file: string): void {
   }
 }
 
+/** Write all of `buf` at `position` in the open file `fd` (`file` names it in errors). */
+export function writeAt(fd: number, file: string, buf: Buffer, position: number): void {
+  try {
+    let done = 0
+    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done)
+  } catch (err) {
+    throw ioError(file, err, 'write the table')
+  }
+}
+
 function fsyncDir(dir: string): void {
   let fd = -1
   try {

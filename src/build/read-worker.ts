@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { viewOfBytes } from '../bytes.js'
 import { tableInput } from './input.js'
-import { encodedRecordSize, writeRecord } from './partition.js'
+import { encodedRecordSize, writeRecord } from './spill-record.js'
 import type { ReaderData, ToMain } from './worker-input.js'
 
 const data = workerData as ReaderData

@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads'
 import { PagedictError, type PagedictErrorCode } from '../errors.js'
 import { viewOfBytes } from '../bytes.js'
 import type { BuildOptions, InputSummary } from './options.js'
-import type { Partitioner } from './partition.js'
+import type { Partitioner } from './partitioner.js'
 
 const ENTRY = new URL('./read-worker.js', import.meta.url)
 const SLOTS = 8
