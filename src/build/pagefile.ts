@@ -48,8 +48,9 @@ const PARTITION_SHARE = 0.25
 /**
  * Larger partitions are slower, not faster: a partition's arrays and pages stay in the CPU
  * caches when it is small (5M keys: 3.0 s with 4 MiB partitions, 4.1 s with 52 MiB; after
- * the pass-1 copy work, 2.6-2.9 s at 4 MiB, 2.7-4.2 s at 16, 2.8-2.9 s at 2 and 1). Spill
- * files are not held open, so the partition count is not bound by a descriptor limit.
+ * the pass-1 copy work, 2.6-2.9 s at 4 MiB, 2.7-4.2 s at 16, 2.8-2.9 s at 2 and 1). All
+ * partitions spill into one file (spill-file.ts), so their count is not bound by a
+ * descriptor limit.
  */
 const MAX_PARTITION_BYTES = 4 * MiB
 

@@ -57,8 +57,3 @@ export function emitRecord(buf: Buffer, pos: number, each: RecordCallback): numb
   each(buf, keyStart, keyStart + keyLen, keyStart + keyLen + valueLen, high, low, input, line)
   return keyStart + keyLen + valueLen - pos
 }
-
-/** Bytes of a spilled record, for planning how many partitions a size needs. */
-export function spillRecordBytes(keyLen: number, valueLen: number): number {
-  return 8 + 2 + 3 + varintSize(keyLen) + varintSize(valueLen) + keyLen + valueLen
-}
