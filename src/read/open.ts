@@ -13,7 +13,7 @@ import type { Dict } from './dict.js'
 import { isPageFile, readTableHeader } from './header.js'
 import { isLmdbFile, openLmdb } from '../lmdb/dict.js'
 import { PageFileDict } from './pagefile.js'
-import { Segment, WindowBudget } from './segment.js'
+import { Segment, WindowBudget, readAt } from './segment.js'
 
 /**
  * A table republished between reading its file and opening its shards has unlinked those
@@ -109,23 +109,6 @@ function openOnce(file: string): Dict {
   } finally {
     if (!owned) fs.closeSync(fd)
   }
-}
-
-/** The first `length` bytes of the open file `fd`, which has at least that many. */
-function readAt(fd: number, length: number, file: string): Buffer {
-  const buf = Buffer.allocUnsafe(length)
-  let got = 0
-  try {
-    while (got < length) {
-      const n = fs.readSync(fd, buf, got, length - got, got)
-      if (n === 0) break
-      got += n
-    }
-  } catch (err) {
-    throw ioError(file, err, 'read the table')
-  }
-  if (got < length) throw new PagedictError('E_TRUNCATED', `${file}: truncated: ${got} bytes where ${length} were expected; rebuild the table`, { path: file, got, expected: length })
-  return buf
 }
 
 function openShards(header: TableHeader, file: string, tableIno: number, budget: WindowBudget): Segment[] {

@@ -118,19 +118,7 @@ export class Segment {
   checkHeader(): void {
     const check = this.headerCheck
     if (check === undefined) return
-    const page = Buffer.alloc(PAGE_SIZE)
-    const fd = this.descriptor()
-    let got = 0
-    try {
-      while (got < PAGE_SIZE) {
-        const n = fs.readSync(fd, page, got, PAGE_SIZE - got, got)
-        if (n === 0) break
-        got += n
-      }
-    } catch (err) {
-      throw ioError(this.file, err, 'read the shard header')
-    }
-    check(page) // a short read leaves zeros, which the check refuses
+    check(readAt(this.descriptor(), PAGE_SIZE, this.file))
     this.headerCheck = undefined
   }
 
@@ -176,4 +164,21 @@ export class Segment {
 
 function windowOver(buf: Buffer, start: number, dataOffset: number): Window {
   return { buf, start, dataOffset: dataOffset - start }
+}
+
+/** The first `length` bytes of the open file `fd`, which has at least that many. */
+export function readAt(fd: number, length: number, file: string): Buffer {
+  const buf = Buffer.allocUnsafe(length)
+  let got = 0
+  try {
+    while (got < length) {
+      const n = fs.readSync(fd, buf, got, length - got, got)
+      if (n === 0) break
+      got += n
+    }
+  } catch (err) {
+    throw ioError(file, err, 'read the table')
+  }
+  if (got < length) throw new PagedictError('E_TRUNCATED', `${file}: truncated: ${got} bytes where ${length} were expected; rebuild the table`, { path: file, got, expected: length })
+  return buf
 }
