@@ -2,16 +2,14 @@
  * The batched lookups (src/read/batch.ts) must answer exactly what one-at-a-time lookups
  * answer: getMany against get on a table of several shards, and the run scanner's batched
  * path against the same scan through a dictionary that hides lookupBatch (so it takes the
- * one-at-a-time path), handler calls, order and value bytes included.
+ * one-at-a-time path), handler calls, order and value bytes included. Both batch paths are
+ * checked: the native one (native/lookup.c) and, with PAGEDICT_NATIVE=0, the JavaScript one.
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { build } from '../src/build/index.js'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { BATCH_KEYS, KeyBatch } from '../src/read/batch.js'
 import type { Dict } from '../src/read/dict.js'
-import { open } from '../src/read/open.js'
-import { scanFile } from '../src/run/scan.js'
 import { randomString, rng } from './helpers/random.js'
 import { buildSharded } from './helpers/sharded.js'
 import { tmpDir } from './helpers/tmp.js'
@@ -24,12 +22,13 @@ while (entries.length < 6000) {
   const key = next() < 0.8 ? `k${Math.floor(next() * 1e9).toString(36)}` : randomString(next, 1 + Math.floor(next() * 12))
   if (key.includes('\n') || seen.has(key)) continue
   seen.add(key)
-  entries.push([key, randomString(next, Math.floor(next() * 30))])
+  // A few values past the inline limit live in the shards' value areas.
+  entries.push([key, randomString(next, next() < 0.03 ? 1100 + Math.floor(next() * 2000) : Math.floor(next() * 30))])
 }
 
 /** A table of several shard files (small shards), so lookups cross shards within a batch. */
 async function shardedTable(): Promise<string> {
-  const file = path.join(dir, 'sharded.pdict')
+  const file = path.join(dir, `sharded-${next().toString(36).slice(2, 8)}.pdict`)
   await buildSharded(entries, file, 9, 1 << 16)
   return file
 }
@@ -39,9 +38,39 @@ function oneAtATime(dict: Dict): Dict {
   return new Proxy(dict, { get: (target, prop) => (prop === 'lookupBatch' ? undefined : Reflect.get(target, prop, target)) })
 }
 
-describe('batched lookups answer like single ones', () => {
+/** The reader and the scanner, imported afresh with the native batch on or off. */
+async function modules(useNative: boolean) {
+  vi.resetModules()
+  vi.stubEnv('PAGEDICT_NATIVE', useNative ? '1' : '0')
+  try {
+    const [{ build }, { open }, { scanFile }, { native }] = await Promise.all([
+      import('../src/build/index.js'),
+      import('../src/read/open.js'),
+      import('../src/run/scan.js'),
+      import('../src/read/native.js'),
+    ])
+    return { build, open, scanFile, native }
+  } finally {
+    vi.unstubAllEnvs()
+  }
+}
+
+describe.each([
+  ['native', true],
+  ['JavaScript', false],
+])('batched lookups (%s) answer like single ones', (_name, useNative) => {
+  let m: Awaited<ReturnType<typeof modules>>
+  beforeAll(async () => {
+    m = await modules(useNative)
+  })
+
+  it(useNative ? 'uses the native addon, which npm install builds' : 'runs without the native addon', () => {
+    if (useNative) expect(m.native, 'build/Release/pagedict.node: run `npm run build:native`').toBeDefined()
+    else expect(m.native).toBeUndefined()
+  })
+
   it('getMany on a table of several shards: present, absent, non-ASCII, byte and over-long keys', async () => {
-    const dict = open(await shardedTable())
+    const dict = m.open(await shardedTable())
     try {
       expect(dict.info().shards).toBeGreaterThan(2)
       const keys: (string | Uint8Array)[] = []
@@ -82,8 +111,8 @@ describe('batched lookups answer like single ones', () => {
   })
 
   it('the run scanner gives the same records, found flags and values batched or not', async () => {
-    const table = path.join(dir, 'table.pdict')
-    await build(entries, table, { seed: 3 })
+    const table = path.join(dir, `table-${_name}.pdict`)
+    await m.build(entries, table, { seed: 3 })
     // CSV with the key in column 2: quoted keys (commas, quotes, newlines inside), records
     // without a second column, blank lines, CRLF and LF, over several batches and blocks.
     const lines: string[] = []
@@ -96,13 +125,13 @@ describe('batched lookups answer like single ones', () => {
       else if (r > 0.95) lines.push('')
       else lines.push(`${i},${quoted},tail ${i}`)
     }
-    const file = path.join(dir, 'data.csv')
+    const file = path.join(dir, `data-${_name}.csv`)
     fs.writeFileSync(file, lines.map((l, i) => l + (i % 3 === 0 ? '\r\n' : '\n')).join(''))
-    const dict = open(table)
+    const dict = m.open(table)
     try {
       const seenBy = async (d: Dict): Promise<[boolean, string, string | null][]> => {
         const out: [boolean, string, string | null][] = []
-        const stats = await scanFile(d, file, { key: 2 }, (found, buf, start, end) => {
+        const stats = await m.scanFile(d, file, { key: 2 }, (found, buf, start, end) => {
           const v = d.lastValue
           out.push([found, buf.toString('utf8', start, end), found ? Buffer.from(v.bytes.subarray(v.start, v.end)).toString('utf8') : null])
         })

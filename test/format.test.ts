@@ -413,6 +413,16 @@ function lookup(file: string, key: Uint8Array | string): unknown {
   }
 }
 
+/** getMany of the keys: the batched path (native/lookup.c where it is built). */
+function lookupMany(file: string, keys: (Uint8Array | string)[]): unknown[] {
+  const dict = open(file)
+  try {
+    return dict.getMany(keys)
+  } finally {
+    dict.close()
+  }
+}
+
 /** A record on its own home page with a short key, on a page with `room` free bytes at its end. */
 function homeRecord(w: Walk, room = 0, external = false): WalkRecord {
   const r = w.records.find((x) => x.page === x.home && x.key.length > 0 && x.key.length < 100 && x.external === external && PAGE_SIZE - w.shards[x.shard].pages[x.page].used >= room)
@@ -1396,6 +1406,7 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
     // The same page in a version-1 table (no order promised) is scanned whole: every key is found.
     const v1 = withHeader(unsorted, (b) => b.writeUInt16LE(1, H_WRITE_VERSION_OFF))
     for (const r of onPage) expect(lookup(v1, r.key)).toEqual(lookup(inline, r.key))
+    expect(lookupMany(v1, onPage.map((r) => r.key))).toEqual(onPage.map((r) => lookup(inline, r.key)))
     expect(verify(v1).ok).toBe(true)
   })
 
@@ -1429,6 +1440,8 @@ describe('MUST invariants (docs/FORMAT.md)', () => {
     })
     for (const rec of w.records.slice(0, 200)) expect(lookup(v1, rec.key)).toEqual(lookup(inline, rec.key))
     expect(lookup(v1, 'not a key of the table')).toBeUndefined()
+    const keys = [...w.records.slice(0, 200).map((rec) => rec.key), 'not a key of the table']
+    expect(lookupMany(v1, keys)).toEqual(keys.map((k) => lookup(inline, k)))
     expect(verify(v1).ok).toBe(true)
   })
 

@@ -37,6 +37,7 @@ import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
 import { BATCH_KEYS, KeyBatch, encodeKey } from './batch.js'
 import type { Segment } from './segment.js'
+import { type NativeTable, attachTable, lookupBatchNative, native } from './native.js'
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -121,6 +122,8 @@ export class PageFileDict implements Dict {
   }
 
   private batch: KeyBatch | undefined
+  /** The shards attached to the native batch lookup (native.ts), at the first batch. */
+  private nativeTable: NativeTable | undefined
 
   /**
    * Look up every key of the batch (src/read/batch.ts): hash them all, touch their home pages
@@ -131,6 +134,7 @@ export class PageFileDict implements Dict {
   lookupBatch(b: KeyBatch): void {
     const segs = this.segments
     if (segs.length === 0) throw closed(this.path)
+    if (native !== undefined) return this.lookupBatchNative(b)
     const multi = segs.length > 1
     const n = b.count
     for (let i = 0; i < n; i++) {
@@ -161,6 +165,24 @@ export class PageFileDict implements Dict {
         b.valueEnd[i] = v.end
       } else b.found[i] = 0
     }
+  }
+
+  /**
+   * lookupBatch in native code (native/lookup.c): the same steps, with prefetches, which
+   * JavaScript cannot issue. A damaged page stops it at that key, which the JavaScript probe
+   * then looks up again, to throw the same E_CORRUPT error it throws everywhere else.
+   */
+  private lookupBatchNative(b: KeyBatch): void {
+    const segs = this.segments
+    const addon = native!
+    const table = (this.nativeTable ??= attachTable(addon, this.header, segs))
+    const damaged = lookupBatchNative(addon, table, b)
+    const n = damaged < 0 ? b.count : damaged
+    for (let i = 0; i < n; i++) if (b.found[i] === 1) b.valueBytes[i] = segs[b.segment[i]].buf
+    if (damaged < 0) return
+    const start = b.start[damaged]
+    this.lookupRange(b.bytes, start, start + b.len[damaged])
+    throw new PagedictError('E_CORRUPT', `${this.path}: a damaged page; run \`pagedict verify\` and rebuild the table`, { path: this.path })
   }
 
   /** UTF-8 bytes of a key: a string is encoded into the scratch buffer. -1 when too long. */
@@ -381,6 +403,7 @@ export class PageFileDict implements Dict {
     for (const seg of this.segments) seg.release()
     this.segments = []
     this.batch = undefined
+    this.nativeTable = undefined
   }
 }
 
