@@ -169,6 +169,25 @@ static int probe(const Table *t, const Shard *s, uint32_t home, uint32_t low, co
   return NOT_FOUND;
 }
 
+/*
+ * The offset in page p of the first record the probe would read for a key with this hash's
+ * low half, or 0: only a hint for a prefetch, so it reads inside the page and checks nothing
+ * else.
+ */
+static uint32_t candidate(const Table *t, const uint8_t *p, uint32_t low) {
+  const int32_t *L = t->layout;
+  const uint32_t fp = low >> 24, ext = (low >> 12) & 15;
+  const uint32_t count = (uint32_t)p[L[L_COUNT_OFF]] | ((uint32_t)p[L[L_COUNT_OFF] + 1] << 8);
+  if (count > (uint32_t)L[L_MAX_RECORDS] || !L[L_SORTED] || !L[L_EXTENDED]) return 0;
+  const uint8_t *fps = p + L[L_FINGERPRINTS_OFF];
+  const uint8_t *offs = fps + count;
+  for (uint32_t i = first_at_least(fps, count, fp); i < count && fps[i] == fp; i++) {
+    const uint32_t entry = (uint32_t)offs[2 * i] | ((uint32_t)offs[2 * i + 1] << 8);
+    if ((entry >> L[L_OFFSET_BITS]) == ext) return (entry & ((1u << L[L_OFFSET_BITS]) - 1)) % (uint32_t)L[L_PAGE_SIZE];
+  }
+  return 0;
+}
+
 static uint32_t bucket_of(uint32_t high, uint32_t bucket_count) { return (uint32_t)(((uint64_t)high * bucket_count) >> 32); }
 
 static uint32_t shard_of(const Table *t, uint32_t bucket) {
@@ -277,11 +296,65 @@ static napi_value attach(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Look up keys[start[i], start[i] + len[i]) for i < n (len -1: no key, never found); the
+ * caller has checked that every key lies inside `keys`. Fills found, and shard, vstart and
+ * vend for found keys (offsets in that shard's whole mapping). Returns -1, or the index of
+ * the first key whose probe met a damaged page (answers before it are filled in).
+ */
+static int32_t look_up(const Table *t, const uint8_t *keys, const int32_t *start, const int32_t *len, uint32_t n, uint8_t *found,
+                       int32_t *shard, int32_t *vstart, int32_t *vend) {
+  uint32_t home[MAX_BATCH], low[MAX_BATCH];
+  const uint32_t page_size = (uint32_t)t->layout[L_PAGE_SIZE];
+  /* Pass 1: hash every key and prefetch its home page's directory lines. */
+  for (uint32_t i = 0; i < n; i++) {
+    home[i] = UINT32_MAX;
+    if (len[i] < 0) continue;
+    uint32_t high;
+    pdhash64(keys + start[i], (uint32_t)len[i], t->seed_low, t->seed_high, &high, &low[i]);
+    const uint32_t bucket = bucket_of(high, t->bucket_count);
+    const uint32_t si = t->shard_count > 1 ? shard_of(t, bucket) : 0;
+    const Shard *s = &t->shards[si];
+    shard[i] = (int32_t)si;
+    /* A bucket past the shard's pages can only come from a header that lies: not found. */
+    if (bucket - s->first_bucket >= s->page_count) continue;
+    home[i] = bucket - s->first_bucket;
+    const uint8_t *p = s->base + s->data_offset + (uint64_t)home[i] * page_size;
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+    __builtin_prefetch(p + 128);
+    __builtin_prefetch(p + 192);
+  }
+  /*
+   * Pass 2: in each home directory (arriving by now), find the first record whose fingerprint
+   * and extension match, and prefetch its line: a hit's second load overlaps the others too.
+   */
+  for (uint32_t i = 0; i < n; i++) {
+    if (home[i] == UINT32_MAX) continue;
+    const Shard *s = &t->shards[shard[i]];
+    const uint8_t *p = s->base + s->data_offset + (uint64_t)home[i] * page_size;
+    const uint32_t at = candidate(t, p, low[i]);
+    if (at != 0) __builtin_prefetch(p + at);
+  }
+  /* Pass 3: probe, in lines that are in cache by now. */
+  for (uint32_t i = 0; i < n; i++) {
+    found[i] = 0;
+    if (home[i] == UINT32_MAX) continue;
+    uint64_t vs, ve;
+    const int r = probe(t, &t->shards[shard[i]], home[i], low[i], keys + start[i], (uint32_t)len[i], &vs, &ve);
+    if (r == CORRUPT) return (int32_t)i;
+    if (r == FOUND) {
+      found[i] = 1;
+      vstart[i] = (int32_t)vs; /* a mapping is below 2 GiB (attach checks) */
+      vend[i] = (int32_t)ve;
+    }
+  }
+  return -1;
+}
+
+/*
  * lookupBatch(table, keys: Buffer, start: Int32Array, len: Int32Array, n,
  *             found: Uint8Array, shard: Int32Array, valueStart: Int32Array, valueEnd: Int32Array)
- * Key i is keys[start[i], start[i] + len[i]); len -1 is no key (never found). Returns -1 when
- * every key was looked up, or the index of the first key whose probe met a damaged page
- * (answers before it are filled in).
+ * look_up over keys given by the caller. Returns what look_up returns.
  */
 static napi_value lookup_batch(napi_env env, napi_callback_info info) {
   size_t argc = 9;
@@ -290,9 +363,8 @@ static napi_value lookup_batch(napi_env env, napi_callback_info info) {
   Table *t;
   void *keys;
   size_t keys_len, start_len, len_len, found_len, shard_len, vs_len, ve_len;
-  int32_t *start, *len, *shard;
+  int32_t *start, *len, *shard, *vstart, *vend;
   uint8_t *found;
-  int32_t *vstart, *vend;
   uint32_t n;
   bool is;
   if (napi_get_value_external(env, a[0], (void **)&t) != napi_ok) return fail(env, "lookupBatch: not a table");
@@ -303,47 +375,119 @@ static napi_value lookup_batch(napi_env env, napi_callback_info info) {
       !typed(env, a[8], napi_int32_array, (void **)&vend, &ve_len))
     return fail(env, "lookupBatch: arrays");
   if (n > MAX_BATCH || n > start_len || n > len_len || n > found_len || n > shard_len || n > vs_len || n > ve_len) return fail(env, "lookupBatch: batch size");
-  uint32_t home[MAX_BATCH], low[MAX_BATCH];
-  const uint8_t *kb = keys;
-  const uint32_t page_size = (uint32_t)t->layout[L_PAGE_SIZE];
-  /* Pass 1: hash every key and prefetch its home page's directory lines. */
   for (uint32_t i = 0; i < n; i++) {
-    if (len[i] < 0) continue;
-    if (start[i] < 0 || (size_t)start[i] + (size_t)len[i] > keys_len) return fail(env, "lookupBatch: a key lies outside the key buffer");
-    uint32_t high;
-    pdhash64(kb + start[i], (uint32_t)len[i], t->seed_low, t->seed_high, &high, &low[i]);
-    const uint32_t bucket = bucket_of(high, t->bucket_count);
-    const uint32_t si = t->shard_count > 1 ? shard_of(t, bucket) : 0;
-    const Shard *s = &t->shards[si];
-    shard[i] = (int32_t)si;
-    /* A bucket past the shard's pages can only come from a header that lies: not found. */
-    home[i] = bucket - s->first_bucket < s->page_count ? bucket - s->first_bucket : UINT32_MAX;
-    if (home[i] == UINT32_MAX) continue;
-    const uint8_t *p = s->base + s->data_offset + (uint64_t)home[i] * page_size;
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
-    __builtin_prefetch(p + 128);
-    __builtin_prefetch(p + 192);
-  }
-  /* Pass 2: probe, in pages that are arriving or in cache by now. */
-  int32_t damaged = -1;
-  for (uint32_t i = 0; i < n; i++) {
-    found[i] = 0;
-    if (len[i] < 0 || home[i] == UINT32_MAX) continue;
-    uint64_t vs, ve;
-    const int r = probe(t, &t->shards[shard[i]], home[i], low[i], kb + start[i], (uint32_t)len[i], &vs, &ve);
-    if (r == CORRUPT) {
-      damaged = (int32_t)i;
-      break;
-    }
-    if (r == FOUND) {
-      found[i] = 1;
-      vstart[i] = (int32_t)vs; /* a mapping is below 2 GiB (attach checks) */
-      vend[i] = (int32_t)ve;
-    }
+    if (len[i] >= 0 && (start[i] < 0 || (size_t)start[i] + (size_t)len[i] > keys_len)) return fail(env, "lookupBatch: a key lies outside the key buffer");
   }
   napi_value result;
-  napi_create_int32(env, damaged, &result);
+  napi_create_int32(env, look_up(t, keys, start, len, n, found, shard, vstart, vend), &result);
+  return result;
+}
+
+/* Why scanLines stopped (state[1]). */
+enum { STOP_FULL = 0, STOP_QUOTE = 1, STOP_END = 2 };
+
+/*
+ * scanLines(table, block: Buffer, pos, end, eof, delimiter, quoting, field, maxKeyBytes, out: Int32Array[],
+ *           found: Uint8Array, state: Int32Array(4))
+ * out = [lineStart, lineEnd, keyStart, keyLen, shard, valueStart, valueEnd]; the shortest
+ * array (at most MAX_BATCH) bounds the records taken.
+ *
+ * The fast path of run's CSV and TSV scanner (src/run/scan.ts), for records without a quote:
+ * there a record is one line, split at the delimiter exactly as RecordSplitter does (the line
+ * end and a CR before it are not part of the record). Takes the records of block[pos, end),
+ * field `field` (0-based) of each as its key (none when the record has fewer fields or the
+ * key is over maxKeyBytes), and looks them up as look_up does. Stops when the arrays are
+ * full, before a record holding a quote (when quoting: the JavaScript splitter takes that
+ * one), or at `end`, or before a last line without its line end unless eof.
+ * state = [position after the records taken, STOP_*, damaged key index or -1, the first
+ * quote at or after pos (the caller sets -1 for a new block; kept between calls)]. Returns
+ * the number of records taken.
+ */
+static napi_value scan_lines(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value a[12];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 12) return fail(env, "scanLines: 12 arguments");
+  Table *t;
+  void *block;
+  size_t block_len, found_len, state_len;
+  uint32_t pos, end, delimiter, field, max_key, out_count;
+  bool eof, quoting, is;
+  uint8_t *found;
+  int32_t *state, *out[7];
+  size_t cap = MAX_BATCH;
+  if (napi_get_value_external(env, a[0], (void **)&t) != napi_ok) return fail(env, "scanLines: not a table");
+  if (napi_is_buffer(env, a[1], &is) != napi_ok || !is || napi_get_buffer_info(env, a[1], &block, &block_len) != napi_ok) return fail(env, "scanLines: block");
+  if (napi_get_value_uint32(env, a[2], &pos) != napi_ok || napi_get_value_uint32(env, a[3], &end) != napi_ok || napi_get_value_bool(env, a[4], &eof) != napi_ok ||
+      napi_get_value_uint32(env, a[5], &delimiter) != napi_ok || napi_get_value_bool(env, a[6], &quoting) != napi_ok ||
+      napi_get_value_uint32(env, a[7], &field) != napi_ok || napi_get_value_uint32(env, a[8], &max_key) != napi_ok)
+    return fail(env, "scanLines: arguments");
+  if (end > block_len || pos > end || end > INT32_MAX || delimiter > 255) return fail(env, "scanLines: range");
+  if (napi_get_array_length(env, a[9], &out_count) != napi_ok || out_count != 7) return fail(env, "scanLines: out");
+  for (uint32_t i = 0; i < 7; i++) {
+    napi_value v;
+    size_t length;
+    if (napi_get_element(env, a[9], i, &v) != napi_ok || !typed(env, v, napi_int32_array, (void **)&out[i], &length)) return fail(env, "scanLines: out");
+    if (length < cap) cap = length;
+  }
+  if (!typed(env, a[10], napi_uint8_array, (void **)&found, &found_len) || !typed(env, a[11], napi_int32_array, (void **)&state, &state_len) || state_len < 4)
+    return fail(env, "scanLines: found and state");
+  if (found_len < cap) cap = found_len;
+  int32_t *line_start = out[0], *line_end = out[1], *key_start = out[2], *key_len = out[3];
+  const uint8_t *b = block;
+  uint32_t n = 0;
+  int stop = STOP_END;
+  /* The first quote at or after pos: found once a block, as the caller keeps it in state[3]. */
+  size_t next_quote = end;
+  if (quoting) {
+    if (state[3] >= (int32_t)pos && (uint32_t)state[3] <= end) next_quote = (size_t)state[3];
+    else {
+      const uint8_t *q = memchr(b + pos, '"', end - pos);
+      next_quote = q != NULL ? (size_t)(q - b) : end;
+    }
+  }
+  while (pos < end) {
+    if (n == cap) {
+      stop = STOP_FULL;
+      break;
+    }
+    const uint8_t *lf = memchr(b + pos, '\n', end - pos);
+    size_t nl;
+    if (lf != NULL) nl = (size_t)(lf - b);
+    else if (eof) nl = end;
+    else break;
+    if (next_quote < nl) {
+      stop = STOP_QUOTE;
+      break;
+    }
+    const size_t record_end = nl > pos && b[nl - 1] == '\r' ? nl - 1 : nl;
+    size_t field_start = pos;
+    uint32_t f = 0;
+    for (; f < field; f++) {
+      const uint8_t *d = memchr(b + field_start, (int)delimiter, nl - field_start);
+      if (d == NULL) break;
+      field_start = (size_t)(d - b) + 1;
+    }
+    line_start[n] = (int32_t)pos;
+    line_end[n] = (int32_t)record_end;
+    key_start[n] = 0;
+    key_len[n] = -1;
+    if (f == field) {
+      const uint8_t *d = memchr(b + field_start, (int)delimiter, nl - field_start);
+      const size_t field_end = d != NULL ? (size_t)(d - b) : field_start > record_end ? field_start : record_end;
+      if (field_end - field_start <= max_key) {
+        key_start[n] = (int32_t)field_start;
+        key_len[n] = (int32_t)(field_end - field_start);
+      }
+    }
+    n++;
+    pos = nl < end ? (uint32_t)nl + 1 : end;
+  }
+  state[0] = (int32_t)pos;
+  state[1] = stop;
+  state[2] = look_up(t, b, key_start, key_len, n, found, out[4], out[5], out[6]);
+  state[3] = (int32_t)next_quote;
+  napi_value result;
+  napi_create_uint32(env, n, &result);
   return result;
 }
 
@@ -368,6 +512,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"attach", NULL, attach, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lookupBatch", NULL, lookup_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"scanLines", NULL, scan_lines, NULL, NULL, NULL, napi_enumerable, NULL},
     {"hash", NULL, hash, NULL, NULL, NULL, napi_enumerable, NULL},
     {"MAX_BATCH", NULL, NULL, NULL, NULL, batch, napi_enumerable, NULL},
   };

@@ -5,6 +5,7 @@
 import type { CodecName } from '../format/layout.js'
 import type { Value } from '../format/values.js'
 import type { KeyBatch } from './batch.js'
+import type { LineScan } from './native.js'
 
 /** A key: a string (looked up by its UTF-8 bytes) or the bytes themselves. */
 export type Key = string | Uint8Array
@@ -53,6 +54,13 @@ export interface Dict extends Iterable<[string, Value]> {
    * until close().
    */
   lookupBatch?(batch: KeyBatch): void
+  /**
+   * Split quote-free CSV/TSV records and look them up in native code (the page file, when
+   * its addon is built: src/read/native.ts); false when it cannot, and the caller splits.
+   */
+  scanLines?(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean, delimiter: number, quoting: boolean, field: number): boolean
+  /** The mapping of shard `shard`, which LineScan value offsets refer to. */
+  mappingOf?(shard: number): Buffer
 
   /** Every [key, value]; in hash order for the page file, key order for LMDB. */
   entries(): IterableIterator<[string, Value]>

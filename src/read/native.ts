@@ -22,7 +22,7 @@ import {
   type TableHeader,
   VALUE_REF_BYTES,
 } from '../format/layout.js'
-import type { KeyBatch } from './batch.js'
+import { BATCH_KEYS, type KeyBatch } from './batch.js'
 import type { Segment } from './segment.js'
 
 /** An attached table: the addon's handle to the shards' mappings. */
@@ -40,6 +40,20 @@ interface Addon {
     shard: Int32Array,
     valueStart: Int32Array,
     valueEnd: Int32Array,
+  ): number
+  scanLines(
+    table: NativeTable,
+    block: Buffer,
+    pos: number,
+    end: number,
+    eof: boolean,
+    delimiter: number,
+    quoting: boolean,
+    field: number,
+    maxKeyBytes: number,
+    out: Int32Array[],
+    found: Uint8Array,
+    state: Int32Array,
   ): number
   hash(bytes: Buffer, seedLow: number, seedHigh: number, out: Uint32Array): void
   MAX_BATCH: number
@@ -109,4 +123,67 @@ export function attachTable(addon: Addon, header: TableHeader, segs: readonly Se
  */
 export function lookupBatchNative(addon: Addon, table: NativeTable, b: KeyBatch): number {
   return addon.lookupBatch(table, b.bytes, b.start, b.len, b.count, b.found, b.segment, b.valueStart, b.valueEnd)
+}
+
+/** Why {@link LineScan.scan} stopped: the arrays are full, a record with a quote is next, or the block's end. */
+export const STOP_FULL = 0
+export const STOP_QUOTE = 1
+export const STOP_END = 2
+
+/**
+ * The records of a block that native/lookup.c's scanLines split and looked up, BATCH_KEYS at
+ * a time: record i is block[lineStart[i], lineEnd[i]), its key block[keyStart[i], +keyLen[i])
+ * (keyLen -1: none), and when found[i] is 1 its value lies at [valueStart[i], valueEnd[i]) of
+ * shard[i]'s mapping.
+ */
+export class LineScan {
+  readonly lineStart = new Int32Array(BATCH_KEYS)
+  readonly lineEnd = new Int32Array(BATCH_KEYS)
+  readonly keyStart = new Int32Array(BATCH_KEYS)
+  readonly keyLen = new Int32Array(BATCH_KEYS)
+  readonly shard = new Int32Array(BATCH_KEYS)
+  readonly valueStart = new Int32Array(BATCH_KEYS)
+  readonly valueEnd = new Int32Array(BATCH_KEYS)
+  readonly found = new Uint8Array(BATCH_KEYS)
+  /** [next position, STOP_*, damaged key index or -1, next quote or -1]: see scanLines. */
+  readonly state = new Int32Array(4)
+  readonly out = [this.lineStart, this.lineEnd, this.keyStart, this.keyLen, this.shard, this.valueStart, this.valueEnd]
+
+  /** Records taken by the last scan. */
+  count = 0
+
+  /** Call at the start of each block: the next quote's position is the old block's. */
+  newBlock(): void {
+    this.state[3] = -1
+  }
+
+  get next(): number {
+    return this.state[0]
+  }
+
+  get stop(): number {
+    return this.state[1]
+  }
+
+  get damaged(): number {
+    return this.state[2]
+  }
+}
+
+/** Split and look up the quote-free records of block[pos, end) (see scanLines in native/lookup.c). */
+export function scanLinesNative(
+  addon: Addon,
+  table: NativeTable,
+  s: LineScan,
+  block: Buffer,
+  pos: number,
+  end: number,
+  eof: boolean,
+  delimiter: number,
+  quoting: boolean,
+  field: number,
+  maxKeyBytes: number,
+): number {
+  s.count = addon.scanLines(table, block, pos, end, eof, delimiter, quoting, field, maxKeyBytes, s.out, s.found, s.state)
+  return s.count
 }

@@ -37,7 +37,7 @@ import { type Value, decodeValue } from '../format/values.js'
 import type { Dict, DictInfo, Key, ValueLocation } from './dict.js'
 import { BATCH_KEYS, KeyBatch, encodeKey } from './batch.js'
 import type { Segment } from './segment.js'
-import { type NativeTable, attachTable, lookupBatchNative, native } from './native.js'
+import { type LineScan, type NativeTable, attachTable, lookupBatchNative, native, scanLinesNative } from './native.js'
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -180,9 +180,38 @@ export class PageFileDict implements Dict {
     const n = damaged < 0 ? b.count : damaged
     for (let i = 0; i < n; i++) if (b.found[i] === 1) b.valueBytes[i] = segs[b.segment[i]].buf
     if (damaged < 0) return
-    const start = b.start[damaged]
-    this.lookupRange(b.bytes, start, start + b.len[damaged])
-    throw new PagedictError('E_CORRUPT', `${this.path}: a damaged page; run \`pagedict verify\` and rebuild the table`, { path: this.path })
+    throw this.damagedAt(b.bytes, b.start[damaged], b.start[damaged] + b.len[damaged])
+  }
+
+  /**
+   * The error for a key whose probe in native code met a damaged page: the JavaScript probe
+   * looks it up again and throws its own, precise E_CORRUPT (which page, what is wrong).
+   */
+  private damagedAt(bytes: Uint8Array, start: number, end: number): PagedictError {
+    this.lookupRange(bytes, start, end)
+    return new PagedictError('E_CORRUPT', `${this.path}: a damaged page; run \`pagedict verify\` and rebuild the table`, { path: this.path })
+  }
+
+  /**
+   * Split the quote-free CSV or TSV records of block[pos, end) and look their keys up, in
+   * native code (LineScan, native.ts); `field` is the key's 0-based column. Returns false when
+   * the addon is not there (the caller splits in JavaScript). A damaged page throws E_CORRUPT.
+   */
+  scanLines(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean, delimiter: number, quoting: boolean, field: number): boolean {
+    const segs = this.segments
+    if (segs.length === 0) throw closed(this.path)
+    const addon = native
+    if (addon === undefined) return false
+    const table = (this.nativeTable ??= attachTable(addon, this.header, segs))
+    scanLinesNative(addon, table, s, block, pos, end, eof, delimiter, quoting, field, MAX_KEY_BYTES)
+    const damaged = s.damaged
+    if (damaged >= 0) throw this.damagedAt(block, s.keyStart[damaged], s.keyStart[damaged] + s.keyLen[damaged])
+    return true
+  }
+
+  /** The mapping a LineScan's value offsets for record i are in. */
+  mappingOf(shard: number): Buffer {
+    return this.segments[shard].buf
   }
 
   /** UTF-8 bytes of a key: a string is encoded into the scratch buffer. -1 when too long. */

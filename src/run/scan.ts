@@ -13,6 +13,7 @@ import { bomLength, readBlocks, type BlockHandler } from '../scan/chunks.js'
 import { COMMA, NEED_MORE, RecordSplitter, TAB, UNTERMINATED } from '../scan/csv.js'
 import { JsonKeyFinder } from './json-key.js'
 import { LineBatch, batchable } from './line-batch.js'
+import { LineScan, STOP_END, STOP_FULL } from '../read/native.js'
 import { type ScanOptions, checkScanOptions, formatOf } from './spec.js'
 
 export type { ScanOptions } from './spec.js'
@@ -76,6 +77,9 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
   let lineNo = 0
   const batched = batchable(dict)
   const batch = batched && new LineBatch(batched, onLine)
+  // Records without quotes are split and looked up in native code where the table has it;
+  // dropped at the first block it declines (no addon).
+  let native = batch !== undefined && typeof dict.scanLines === 'function' ? new LineScan() : undefined
 
   /** The file's first bytes: a byte order mark, then the header record when there is one. */
   const start = (buf: Buffer, pos: number, end: number, eof: boolean): number => {
@@ -123,6 +127,52 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
     }
   }
 
+  /** The records LineScan took, to the counts and the handler, in order. */
+  const handOver = (s: LineScan, buf: Buffer): void => {
+    const n = s.count
+    lines += n
+    const found = s.found
+    if (onLine === undefined) {
+      for (let i = 0; i < n; i++) matched += found[i]
+      return
+    }
+    const v = dict.lastValue
+    for (let i = 0; i < n; i++) {
+      if (found[i] === 1) {
+        matched++
+        v.bytes = dict.mappingOf!(s.shard[i])
+        v.start = s.valueStart[i]
+        v.end = s.valueEnd[i]
+      }
+      onLine(found[i] === 1, buf, s.lineStart[i], s.lineEnd[i])
+    }
+  }
+
+  /**
+   * The block's records, quote-free runs of them split and looked up by dict.scanLines; a
+   * record with a quote goes through the JavaScript splitter, alone, so the order holds.
+   */
+  const scanNative = (s: LineScan, buf: Buffer, pos: number, end: number, eof: boolean): number => {
+    s.newBlock()
+    while (pos < end) {
+      if (!dict.scanLines!(s, buf, pos, end, eof, delimiter, quoting, k)) {
+        native = undefined
+        return splitter.splitBlock(buf, pos, end, eof, onRecord)
+      }
+      handOver(s, buf)
+      pos = s.next
+      if (s.stop === STOP_FULL) continue
+      if (s.stop === STOP_END) break
+      const next = splitter.split(buf, pos, end, eof)
+      if (next === NEED_MORE) break
+      if (next === UNTERMINATED) return UNTERMINATED
+      onRecord(splitter)
+      matched += batch!.flush(buf)
+      pos = next
+    }
+    return pos
+  }
+
   return (buf, pos, end, eof) => {
     if (!started) {
       const at = start(buf, pos, end, eof)
@@ -134,7 +184,7 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
     block = buf
     // splitBlock finds line ends and delimiters with memchr where fields are wide, and
     // remembers where the next quote is, so most records cost two memchr calls.
-    const next = splitter.splitBlock(buf, pos, end, eof, onRecord)
+    const next = native !== undefined ? scanNative(native, buf, pos, end, eof) : splitter.splitBlock(buf, pos, end, eof, onRecord)
     if (batch !== undefined) matched += batch.flush(buf) // before a throw too: the records before it, in order
     if (next === UNTERMINATED) throw inputError(path, lineNo + lines + 1, 'a quoted field is never closed')
     lineNo += lines
