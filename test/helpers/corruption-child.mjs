@@ -8,7 +8,7 @@
  * The manifest names pristine tables (each in its own directory) and the keys they hold. Each
  * iteration copies one table into a scratch directory (hard links for the files it leaves
  * alone), mutates it with a seeded PRNG, then runs open, get/has/getBytes of present and
- * absent keys, getMany, a full iteration, info and verify. Each must succeed or throw
+ * absent keys, getMany, run's native CSV lookups, a full iteration, info and verify. Each must succeed or throw
  * PagedictError. verify must flag (throw PagedictError, or ok: false) every mutation marked
  * `mustFlag`: every byte of a page file lies in a checksummed region (table header, shard
  * header page, data page or value area), so any changed byte, any length change, a missing
@@ -25,6 +25,7 @@ import zlib from 'node:zlib'
 import { PagedictError } from '../../dist/errors.js'
 import * as L from '../../dist/format/layout.js'
 import { readHeaderFromFile } from '../../dist/read/header.js'
+import { LineScan } from '../../dist/read/native.js'
 import { open } from '../../dist/read/open.js'
 import { verify } from '../../dist/read/verify.js'
 
@@ -103,6 +104,11 @@ function exercise(f, m, desc) {
       attempt(desc, 'has(absent)', () => dict.has(k))
     }
     attempt(desc, 'getMany', () => dict.getMany([...f.present, ...f.absent]))
+    if (typeof dict.scanLines === 'function') {
+      // run's native CSV path: the same keys as records of a block
+      const block = Buffer.from([...f.present, ...f.absent].map((k) => `${k.replace(/[",\r\n]/g, '')},tail\n`).join(''), 'utf8')
+      attempt(desc, 'scanLines', () => dict.scanLines(new LineScan(), block, 0, block.length, true, 0x2c, true, 0))
+    }
     attempt(desc, 'iteration', () => {
       let n = 0
       for (const entry of dict) if (entry[0] !== undefined) n++
