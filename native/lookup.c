@@ -387,10 +387,11 @@ static napi_value lookup_batch(napi_env env, napi_callback_info info) {
 enum { STOP_FULL = 0, STOP_QUOTE = 1, STOP_END = 2 };
 
 /*
- * scanLines(table, block: Buffer, pos, end, eof, delimiter, quoting, field, maxKeyBytes, out: Int32Array[],
+ * scanLines(table, block: Buffer, pos, end, eof, config: Int32Array(4), out: Int32Array[],
  *           found: Uint8Array, state: Int32Array(4))
- * out = [lineStart, lineEnd, keyStart, keyLen, shard, valueStart, valueEnd]; the shortest
- * array (at most MAX_BATCH) bounds the records taken.
+ * config = [delimiter, quoting (0 or 1), field, maxKeyBytes]; out = [lineStart, lineEnd,
+ * keyStart, keyLen, shard, valueStart, valueEnd]; the shortest array (at most MAX_BATCH)
+ * bounds the records taken.
  *
  * The fast path of run's CSV and TSV scanner (src/run/scan.ts), for records without a quote:
  * there a record is one line, split at the delimiter exactly as RecordSplitter does (the line
@@ -404,32 +405,33 @@ enum { STOP_FULL = 0, STOP_QUOTE = 1, STOP_END = 2 };
  * the number of records taken.
  */
 static napi_value scan_lines(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value a[12];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 12) return fail(env, "scanLines: 12 arguments");
+  size_t argc = 9;
+  napi_value a[9];
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 9) return fail(env, "scanLines: 9 arguments");
   Table *t;
   void *block;
-  size_t block_len, found_len, state_len;
-  uint32_t pos, end, delimiter, field, max_key, out_count;
-  bool eof, quoting, is;
+  size_t block_len, config_len, found_len, state_len;
+  uint32_t pos, end, out_count;
+  bool eof, is;
   uint8_t *found;
-  int32_t *state, *out[7];
+  int32_t *config, *state, *out[7];
   size_t cap = MAX_BATCH;
   if (napi_get_value_external(env, a[0], (void **)&t) != napi_ok) return fail(env, "scanLines: not a table");
   if (napi_is_buffer(env, a[1], &is) != napi_ok || !is || napi_get_buffer_info(env, a[1], &block, &block_len) != napi_ok) return fail(env, "scanLines: block");
   if (napi_get_value_uint32(env, a[2], &pos) != napi_ok || napi_get_value_uint32(env, a[3], &end) != napi_ok || napi_get_value_bool(env, a[4], &eof) != napi_ok ||
-      napi_get_value_uint32(env, a[5], &delimiter) != napi_ok || napi_get_value_bool(env, a[6], &quoting) != napi_ok ||
-      napi_get_value_uint32(env, a[7], &field) != napi_ok || napi_get_value_uint32(env, a[8], &max_key) != napi_ok)
+      !typed(env, a[5], napi_int32_array, (void **)&config, &config_len) || config_len < 4)
     return fail(env, "scanLines: arguments");
+  const uint32_t delimiter = (uint32_t)config[0], field = (uint32_t)config[2], max_key = (uint32_t)config[3];
+  const bool quoting = config[1] != 0;
   if (end > block_len || pos > end || end > INT32_MAX || delimiter > 255) return fail(env, "scanLines: range");
-  if (napi_get_array_length(env, a[9], &out_count) != napi_ok || out_count != 7) return fail(env, "scanLines: out");
+  if (napi_get_array_length(env, a[6], &out_count) != napi_ok || out_count != 7) return fail(env, "scanLines: out");
   for (uint32_t i = 0; i < 7; i++) {
     napi_value v;
     size_t length;
-    if (napi_get_element(env, a[9], i, &v) != napi_ok || !typed(env, v, napi_int32_array, (void **)&out[i], &length)) return fail(env, "scanLines: out");
+    if (napi_get_element(env, a[6], i, &v) != napi_ok || !typed(env, v, napi_int32_array, (void **)&out[i], &length)) return fail(env, "scanLines: out");
     if (length < cap) cap = length;
   }
-  if (!typed(env, a[10], napi_uint8_array, (void **)&found, &found_len) || !typed(env, a[11], napi_int32_array, (void **)&state, &state_len) || state_len < 4)
+  if (!typed(env, a[7], napi_uint8_array, (void **)&found, &found_len) || !typed(env, a[8], napi_int32_array, (void **)&state, &state_len) || state_len < 4)
     return fail(env, "scanLines: found and state");
   if (found_len < cap) cap = found_len;
   int32_t *line_start = out[0], *line_end = out[1], *key_start = out[2], *key_len = out[3];

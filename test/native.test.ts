@@ -131,6 +131,7 @@ describe('native CSV/TSV splitting (scanLines)', () => {
         // Native, in blocks that end anywhere: a block's records, then the rest from where it stopped.
         const got: [string, string | null][] = []
         const s = new LineScan()
+        s.configure(delimiter, true, field)
         let pos = 0
         let stoppedAtQuote = -1
         for (let end = 0; end <= buf.length && stoppedAtQuote < 0; ) {
@@ -138,7 +139,7 @@ describe('native CSV/TSV splitting (scanLines)', () => {
           const eof = end === buf.length
           s.newBlock()
           for (;;) {
-            expect(dict.scanLines(s, buf, pos, end, eof, delimiter, true, field)).toBe(true)
+            expect(dict.scanLines(s, buf, pos, end, eof)).toBe(true)
             for (let i = 0; i < s.count; i++) {
               const key = s.keyLen[i] < 0 ? null : buf.toString('latin1', s.keyStart[i], s.keyStart[i] + s.keyLen[i])
               got.push([buf.toString('latin1', s.lineStart[i], s.lineEnd[i]), key])

@@ -1,7 +1,10 @@
 /**
  * The on-disk layout of a pagedict page file: the only module that knows magic numbers,
  * versions, offsets, widths and byte order. `src/build` writes through it and `src/read`
- * reads through it; docs/FORMAT.md describes the same bytes for people.
+ * reads through it; docs/FORMAT.md describes the same bytes for people. The one exception
+ * is native/lookup.c, the batched lookup in C: it is handed these offsets at attach
+ * (src/read/native.ts) but repeats the lookup procedure itself, and test/native.test.ts and
+ * test/batch.test.ts check its answers against the JavaScript reader's.
  *
  * All integers are little-endian. Offsets named *_OFF are byte offsets inside their
  * structure; a u64 is written as two u32 halves (low first) and must stay below 2^53.

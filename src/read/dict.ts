@@ -58,7 +58,7 @@ export interface Dict extends Iterable<[string, Value]> {
    * Split quote-free CSV/TSV records and look them up in native code (the page file, when
    * its addon is built: src/read/native.ts); false when it cannot, and the caller splits.
    */
-  scanLines?(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean, delimiter: number, quoting: boolean, field: number): boolean
+  scanLines?(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean): boolean
   /** The mapping of shard `shard`, which LineScan value offsets refer to. */
   mappingOf?(shard: number): Buffer
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import {
   DIRECTORY_BYTES_PER_RECORD,
   EXTENDED_OFFSET_VERSION,
+  MAX_KEY_BYTES,
   OFFSET_BITS,
   PAGE_CONTINUES,
   PAGE_SIZE,
@@ -41,20 +42,7 @@ interface Addon {
     valueStart: Int32Array,
     valueEnd: Int32Array,
   ): number
-  scanLines(
-    table: NativeTable,
-    block: Buffer,
-    pos: number,
-    end: number,
-    eof: boolean,
-    delimiter: number,
-    quoting: boolean,
-    field: number,
-    maxKeyBytes: number,
-    out: Int32Array[],
-    found: Uint8Array,
-    state: Int32Array,
-  ): number
+  scanLines(table: NativeTable, block: Buffer, pos: number, end: number, eof: boolean, config: Int32Array, out: Int32Array[], found: Uint8Array, state: Int32Array): number
   hash(bytes: Buffer, seedLow: number, seedHigh: number, out: Uint32Array): void
   MAX_BATCH: number
 }
@@ -147,10 +135,19 @@ export class LineScan {
   readonly found = new Uint8Array(BATCH_KEYS)
   /** [next position, STOP_*, damaged key index or -1, next quote or -1]: see scanLines. */
   readonly state = new Int32Array(4)
+  /** [delimiter, quoting, the key's 0-based column, MAX_KEY_BYTES]: see configure. */
+  readonly config = Int32Array.from([0x2c, 1, 0, MAX_KEY_BYTES])
   readonly out = [this.lineStart, this.lineEnd, this.keyStart, this.keyLen, this.shard, this.valueStart, this.valueEnd]
 
   /** Records taken by the last scan. */
   count = 0
+
+  /** How records are split: the delimiter byte, whether quotes are special, the key's 0-based column. */
+  configure(delimiter: number, quoting: boolean, field: number): void {
+    this.config[0] = delimiter
+    this.config[1] = quoting ? 1 : 0
+    this.config[2] = field
+  }
 
   /** Call at the start of each block: the next quote's position is the old block's. */
   newBlock(): void {
@@ -171,19 +168,7 @@ export class LineScan {
 }
 
 /** Split and look up the quote-free records of block[pos, end) (see scanLines in native/lookup.c). */
-export function scanLinesNative(
-  addon: Addon,
-  table: NativeTable,
-  s: LineScan,
-  block: Buffer,
-  pos: number,
-  end: number,
-  eof: boolean,
-  delimiter: number,
-  quoting: boolean,
-  field: number,
-  maxKeyBytes: number,
-): number {
-  s.count = addon.scanLines(table, block, pos, end, eof, delimiter, quoting, field, maxKeyBytes, s.out, s.found, s.state)
+export function scanLinesNative(addon: Addon, table: NativeTable, s: LineScan, block: Buffer, pos: number, end: number, eof: boolean): number {
+  s.count = addon.scanLines(table, block, pos, end, eof, s.config, s.out, s.found, s.state)
   return s.count
 }

@@ -194,16 +194,16 @@ export class PageFileDict implements Dict {
 
   /**
    * Split the quote-free CSV or TSV records of block[pos, end) and look their keys up, in
-   * native code (LineScan, native.ts); `field` is the key's 0-based column. Returns false when
+   * native code, as `s` is configured (LineScan, native.ts). Returns false when
    * the addon is not there (the caller splits in JavaScript). A damaged page throws E_CORRUPT.
    */
-  scanLines(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean, delimiter: number, quoting: boolean, field: number): boolean {
+  scanLines(s: LineScan, block: Buffer, pos: number, end: number, eof: boolean): boolean {
     const segs = this.segments
     if (segs.length === 0) throw closed(this.path)
     const addon = native
     if (addon === undefined) return false
     const table = (this.nativeTable ??= attachTable(addon, this.header, segs))
-    scanLinesNative(addon, table, s, block, pos, end, eof, delimiter, quoting, field, MAX_KEY_BYTES)
+    scanLinesNative(addon, table, s, block, pos, end, eof)
     const damaged = s.damaged
     if (damaged >= 0) throw this.damagedAt(block, s.keyStart[damaged], s.keyStart[damaged] + s.keyLen[damaged])
     return true

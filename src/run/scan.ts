@@ -154,8 +154,9 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
    */
   const scanNative = (s: LineScan, buf: Buffer, pos: number, end: number, eof: boolean): number => {
     s.newBlock()
+    s.configure(delimiter, quoting, k) // k is known once the header is read
     while (pos < end) {
-      if (!dict.scanLines!(s, buf, pos, end, eof, delimiter, quoting, k)) {
+      if (!dict.scanLines!(s, buf, pos, end, eof)) {
         native = undefined
         return splitter.splitBlock(buf, pos, end, eof, onRecord)
       }
