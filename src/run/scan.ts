@@ -149,8 +149,12 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
   }
 
   /**
-   * The block's records, quote-free runs of them split and looked up by dict.scanLines; a
-   * record with a quote goes through the JavaScript splitter, alone, so the order holds.
+   * The block's records, quote-free runs of them split and looked up by dict.scanLines. At a
+   * record with a quote, the JavaScript splitter and batch take over for QUOTED_RUN records,
+   * and for as many more runs as begin with a quoted record, and the batch is flushed
+   * before scanLines goes on, so records reach the handler in file order. (Handing back
+   * after each quoted record made a file that quotes every key 3x slower than the
+   * JavaScript path alone; BENCHMARKS.md.)
    */
   const scanNative = (s: LineScan, buf: Buffer, pos: number, end: number, eof: boolean): number => {
     s.newBlock()
@@ -164,12 +168,16 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
       pos = s.next
       if (s.stop === STOP_FULL) continue
       if (s.stop === STOP_END) break
-      const next = splitter.split(buf, pos, end, eof)
-      if (next === NEED_MORE) break
-      if (next === UNTERMINATED) return UNTERMINATED
-      onRecord(splitter)
+      for (let taken = 0; pos < end; taken++) {
+        // Every QUOTED_RUN records, back to scanLines if the next record holds no quote.
+        if (taken > 0 && taken % QUOTED_RUN === 0 && !lineHoldsQuote(buf, pos, end)) break
+        const next = splitter.split(buf, pos, end, eof)
+        if (next === NEED_MORE) return pos
+        if (next === UNTERMINATED) return UNTERMINATED
+        onRecord(splitter)
+        pos = next
+      }
       matched += batch!.flush(buf)
-      pos = next
     }
     return pos
   }
@@ -193,6 +201,21 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
     counts.matched += matched
     return next
   }
+}
+
+/** Records the JavaScript splitter takes at a time after a record with a quote. */
+const QUOTED_RUN = 64
+const QUOTE = 0x22
+const LF = 0x0a
+
+/** Whether the line at buf[pos] (up to its '\n' or end) holds a quote. */
+function lineHoldsQuote(buf: Buffer, pos: number, end: number): boolean {
+  for (let i = pos; i < end; i++) {
+    const c = buf[i]
+    if (c === QUOTE) return true
+    if (c === LF) return false
+  }
+  return false
 }
 
 function jsonlBlocks(dict: Dict, path: string, opts: ScanOptions, onLine: LineHandler | undefined, counts: Counts): BlockHandler {
