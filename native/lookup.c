@@ -351,24 +351,28 @@ static int32_t look_up(const Table *t, const uint8_t *keys, const int32_t *start
   return -1;
 }
 
+/* The 9 arguments of lookupBatch or scanLines into a, the first as the table, the second as a Buffer. */
+static int table_and_buffer(napi_env env, napi_callback_info info, napi_value *a, Table **t, void **data, size_t *length) {
+  size_t argc = 9;
+  bool is;
+  return napi_get_cb_info(env, info, &argc, a, NULL, NULL) == napi_ok && argc >= 9 && napi_get_value_external(env, a[0], (void **)t) == napi_ok &&
+         napi_is_buffer(env, a[1], &is) == napi_ok && is && napi_get_buffer_info(env, a[1], data, length) == napi_ok;
+}
+
 /*
  * lookupBatch(table, keys: Buffer, start: Int32Array, len: Int32Array, n,
  *             found: Uint8Array, shard: Int32Array, valueStart: Int32Array, valueEnd: Int32Array)
  * look_up over keys given by the caller. Returns what look_up returns.
  */
 static napi_value lookup_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
   napi_value a[9];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 9) return fail(env, "lookupBatch: 9 arguments");
   Table *t;
   void *keys;
   size_t keys_len, start_len, len_len, found_len, shard_len, vs_len, ve_len;
   int32_t *start, *len, *shard, *vstart, *vend;
   uint8_t *found;
   uint32_t n;
-  bool is;
-  if (napi_get_value_external(env, a[0], (void **)&t) != napi_ok) return fail(env, "lookupBatch: not a table");
-  if (napi_is_buffer(env, a[1], &is) != napi_ok || !is || napi_get_buffer_info(env, a[1], &keys, &keys_len) != napi_ok) return fail(env, "lookupBatch: keys");
+  if (!table_and_buffer(env, info, a, &t, &keys, &keys_len)) return fail(env, "lookupBatch: a table, then the keys' Buffer");
   if (!typed(env, a[2], napi_int32_array, (void **)&start, &start_len) || !typed(env, a[3], napi_int32_array, (void **)&len, &len_len) ||
       napi_get_value_uint32(env, a[4], &n) != napi_ok || !typed(env, a[5], napi_uint8_array, (void **)&found, &found_len) ||
       !typed(env, a[6], napi_int32_array, (void **)&shard, &shard_len) || !typed(env, a[7], napi_int32_array, (void **)&vstart, &vs_len) ||
@@ -405,19 +409,16 @@ enum { STOP_FULL = 0, STOP_QUOTE = 1, STOP_END = 2 };
  * the number of records taken.
  */
 static napi_value scan_lines(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
   napi_value a[9];
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 9) return fail(env, "scanLines: 9 arguments");
   Table *t;
   void *block;
   size_t block_len, config_len, found_len, state_len;
   uint32_t pos, end, out_count;
-  bool eof, is;
+  bool eof;
   uint8_t *found;
   int32_t *config, *state, *out[7];
   size_t cap = MAX_BATCH;
-  if (napi_get_value_external(env, a[0], (void **)&t) != napi_ok) return fail(env, "scanLines: not a table");
-  if (napi_is_buffer(env, a[1], &is) != napi_ok || !is || napi_get_buffer_info(env, a[1], &block, &block_len) != napi_ok) return fail(env, "scanLines: block");
+  if (!table_and_buffer(env, info, a, &t, &block, &block_len)) return fail(env, "scanLines: a table, then the block's Buffer");
   if (napi_get_value_uint32(env, a[2], &pos) != napi_ok || napi_get_value_uint32(env, a[3], &end) != napi_ok || napi_get_value_bool(env, a[4], &eof) != napi_ok ||
       !typed(env, a[5], napi_int32_array, (void **)&config, &config_len) || config_len < 4)
     return fail(env, "scanLines: arguments");
