@@ -1,7 +1,7 @@
 /**
  * The native batched lookup (native/lookup.c, built by node-gyp at `npm install`): what
  * getMany and the `run` scanner use when it is there. It is optional: without the compiled
- * addon (an install with --ignore-scripts) or with PAGEDICT_NATIVE=0 in the environment, the
+ * addon (build/Release/pagedict.node) or with PAGEDICT_NATIVE=0 in the environment, the
  * JavaScript batch in pagefile.ts answers the same, more slowly (BENCHMARKS.md).
  */
 import fs from 'node:fs'
