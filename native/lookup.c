@@ -145,17 +145,18 @@ static int probe(const Table *t, const Shard *s, uint32_t home, uint32_t low, co
       if (klen != (int64_t)key_len) continue;
       const int64_t tag = read_varint(&at, limit);
       if (tag < 0) return CORRUPT;
-      if (at + key_len > limit) return CORRUPT;
+      /* Bounds as distances to the page's end: `at + n` could point past the mapping. */
+      if ((size_t)(limit - at) < key_len) return CORRUPT;
       if (memcmp(at, key, key_len) != 0) continue;
       at += key_len;
       const uint64_t len = (uint64_t)tag / 2;
       if (tag % 2 == 0) {
-        if (at + len > limit) return CORRUPT;
+        if ((uint64_t)(limit - at) < len) return CORRUPT;
         *vs = (uint64_t)(at - s->base);
         *ve = *vs + len;
         return FOUND;
       }
-      if (at + L[L_VALUE_REF_BYTES] > limit) return CORRUPT;
+      if ((size_t)(limit - at) < (size_t)L[L_VALUE_REF_BYTES]) return CORRUPT;
       uint64_t ref = 0;
       for (int j = 7; j >= 0; j--) ref = (ref << 8) | at[j];
       if (ref > s->value_length || len > s->value_length - ref) return CORRUPT;
@@ -441,7 +442,7 @@ static napi_value scan_lines(napi_env env, napi_callback_info info) {
   int stop = STOP_END;
   /* The first quote at or after pos: found once a block, as the caller keeps it in state[3]. */
   size_t next_quote = end;
-  if (quoting) {
+  if (quoting && pos < end) { /* an empty block's Buffer may have no memory at all */
     if (state[3] >= (int32_t)pos && (uint32_t)state[3] <= end) next_quote = (size_t)state[3];
     else {
       const uint8_t *q = memchr(b + pos, '"', end - pos);
