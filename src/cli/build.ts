@@ -3,7 +3,6 @@
  * work is the library's build().
  */
 import type { Command } from 'commander'
-import { build } from '../build/index.js'
 import type { BackendChoice, InputFormat, OnDuplicate } from '../build/options.js'
 import { EXIT_OK, guarded, integerOption } from './errors.js'
 
@@ -52,6 +51,7 @@ Examples:
     .action((inputs: string[], raw: RawBuildOptions) =>
       guarded('build', async () => {
         const progress = raw.progress && process.stderr.isTTY ? new BuildProgress() : undefined
+        const { build } = await import('../build/index.js') // not at start-up: see run.ts
         const report = await build({
           input: inputs,
           output: raw.output,

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander'
 import { MAX_RETRIES, MAX_WORKERS } from '../pool/options.js'
-import { type RunArgs, runCommand } from '../run/command.js'
+import type { RunArgs } from '../run/command.js'
 import { DATA_FORMATS, EMITS, type DataFormat, type Emit, checkDelimiter, checkKey } from '../run/spec.js'
 import { guarded, integerOption, usageError as usage } from './errors.js'
 
@@ -62,7 +62,14 @@ Examples:
   pagedict run users.pdict 'logs/*.jsonl.gz' --format jsonl --key user.id --emit left --as user
   pagedict run airports.pdict data/ --job ./longest.js --json          (a custom job's results as NDJSON)`,
     )
-    .action((table: string, files: string[], raw: RawOptions) => guarded('run', () => runCommand(parseRunArgs(table, files, raw))))
+    .action((table: string, files: string[], raw: RawOptions) =>
+      guarded('run', async () => {
+        const args = parseRunArgs(table, files, raw)
+        // Loaded here, not at start-up: every command pays for what main.ts imports.
+        const { runCommand } = await import('../run/command.js')
+        return runCommand(args)
+      }),
+    )
 }
 
 /** Check the options against each other and turn them into what runCommand takes. */

@@ -7,7 +7,6 @@ import { PagedictError } from '../errors.js'
 import { CODEC_NAMES, type CodecId } from '../format/layout.js'
 import { encodeValue } from '../format/values.js'
 import { open } from '../read/open.js'
-import { deleteKeys, putEntries } from '../lmdb/update.js'
 import { EXIT_OK, guarded, usageError } from './errors.js'
 import { readStdinLines } from './stdin-lines.js'
 
@@ -43,6 +42,7 @@ Examples:
             entries.push(tab < 0 ? [line, encode(codec, '', '')] : [line.slice(0, tab), encode(codec, line.slice(tab + 1), `stdin:${i + 1}`)])
           })
         }
+        const { putEntries } = await import('../lmdb/update.js') // not at start-up: see run.ts
         const changed = putEntries(table, entries)
         process.stderr.write(`pagedict put: ${changed} of ${entries.length} entries changed\n`)
         return EXIT_OK
@@ -57,6 +57,7 @@ Examples:
       guarded('delete', async () => {
         updatableCodec(table)
         const asked = keys.length > 0 ? keys : await readStdinLines()
+        const { deleteKeys } = await import('../lmdb/update.js')
         const removed = deleteKeys(table, asked)
         process.stderr.write(`pagedict delete: ${removed} of ${asked.length} keys removed\n`)
         return EXIT_OK

@@ -1,6 +1,5 @@
 /** `pagedict verify <table>`: check every page (or, for LMDB, every entry). Exit 0 when sound. */
 import type { Command } from 'commander'
-import { verify } from '../read/verify.js'
 import { EXIT_OK, EXIT_USAGE, guarded } from './errors.js'
 
 export function registerVerify(program: Command): void {
@@ -10,7 +9,8 @@ export function registerVerify(program: Command): void {
     .argument('<table>', 'the table')
     .option('--json', 'print the report as one JSON object')
     .action((table: string, raw: { json?: boolean }) =>
-      guarded('verify', () => {
+      guarded('verify', async () => {
+        const { verify } = await import('../read/verify.js') // not at start-up: see run.ts
         const report = verify(table)
         if (raw.json) process.stdout.write(JSON.stringify(report) + '\n')
         else {
