@@ -144,7 +144,7 @@ describe('native CSV/TSV splitting (scanLines)', () => {
               const key = s.keyLen[i] < 0 ? null : buf.toString('latin1', s.keyStart[i], s.keyStart[i] + s.keyLen[i])
               got.push([buf.toString('latin1', s.lineStart[i], s.lineEnd[i]), key])
               expect(s.found[i] === 1, `found ${key}`).toBe(key !== null && keys.includes(key))
-              if (s.found[i] === 1) expect(dict.mappingOf(s.shard[i]).toString('latin1', s.valueStart[i], s.valueEnd[i])).toBe(`v${key}`)
+              if (s.found[i] === 1) expect(dict.mappingOf(s.segment[i]).toString('latin1', s.valueStart[i], s.valueEnd[i])).toBe(`v${key}`)
             }
             pos = s.next
             if (s.stop === STOP_QUOTE) stoppedAtQuote = pos

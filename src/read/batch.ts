@@ -11,7 +11,19 @@ import { copyBytes } from '../bytes.js'
 /** Keys per batch: enough to overlap the loads, few enough that their pages stay in cache. */
 export const BATCH_KEYS = 512
 
-export class KeyBatch {
+/**
+ * Where a batched lookup's answers land, key i by key i: found[i] is 1 when key i was found,
+ * and its encoded value then lies at [valueStart[i], valueEnd[i]) of shard segment[i]'s
+ * mapping (KeyBatch also keeps that mapping in valueBytes[i]).
+ */
+export class LookupAnswers {
+  readonly found = new Uint8Array(BATCH_KEYS)
+  readonly segment = new Int32Array(BATCH_KEYS)
+  readonly valueStart = new Int32Array(BATCH_KEYS)
+  readonly valueEnd = new Int32Array(BATCH_KEYS)
+}
+
+export class KeyBatch extends LookupAnswers {
   /** Keys added since clear(). */
   count = 0
   /** The keys' bytes, back to back. */
@@ -23,13 +35,9 @@ export class KeyBatch {
 
   // Filled by the dictionary's lookupBatch: its working values, then the answers.
   readonly low = new Uint32Array(BATCH_KEYS)
-  readonly segment = new Int32Array(BATCH_KEYS)
   readonly home = new Int32Array(BATCH_KEYS)
-  /** 1 when key i was found; its encoded value is then valueBytes[i][valueStart[i], valueEnd[i]). */
-  readonly found = new Uint8Array(BATCH_KEYS)
+  /** For a found key i, the mapping its value is in: valueBytes[i][valueStart[i], valueEnd[i]). */
   readonly valueBytes: Uint8Array[] = new Array<Uint8Array>(BATCH_KEYS)
-  readonly valueStart = new Int32Array(BATCH_KEYS)
-  readonly valueEnd = new Int32Array(BATCH_KEYS)
 
   get full(): boolean {
     return this.count === BATCH_KEYS

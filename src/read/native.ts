@@ -23,7 +23,7 @@ import {
   type TableHeader,
   VALUE_REF_BYTES,
 } from '../format/layout.js'
-import { BATCH_KEYS, type KeyBatch } from './batch.js'
+import { BATCH_KEYS, type KeyBatch, LookupAnswers } from './batch.js'
 import type { Segment } from './segment.js'
 
 /** An attached table: the addon's handle to the shards' mappings. */
@@ -121,23 +121,18 @@ export const STOP_END = 2
 /**
  * The records of a block that native/lookup.c's scanLines split and looked up, BATCH_KEYS at
  * a time: record i is block[lineStart[i], lineEnd[i]), its key block[keyStart[i], +keyLen[i])
- * (keyLen -1: none), and when found[i] is 1 its value lies at [valueStart[i], valueEnd[i]) of
- * shard[i]'s mapping.
+ * (keyLen -1: none), and its answer is in the LookupAnswers fields (batch.ts).
  */
-export class LineScan {
+export class LineScan extends LookupAnswers {
   readonly lineStart = new Int32Array(BATCH_KEYS)
   readonly lineEnd = new Int32Array(BATCH_KEYS)
   readonly keyStart = new Int32Array(BATCH_KEYS)
   readonly keyLen = new Int32Array(BATCH_KEYS)
-  readonly shard = new Int32Array(BATCH_KEYS)
-  readonly valueStart = new Int32Array(BATCH_KEYS)
-  readonly valueEnd = new Int32Array(BATCH_KEYS)
-  readonly found = new Uint8Array(BATCH_KEYS)
   /** [next position, STOP_*, damaged key index or -1, next quote or -1]: see scanLines. */
   readonly state = new Int32Array(4)
   /** [delimiter, quoting, the key's 0-based column, MAX_KEY_BYTES]: see configure. */
   readonly config = Int32Array.from([0x2c, 1, 0, MAX_KEY_BYTES])
-  readonly out = [this.lineStart, this.lineEnd, this.keyStart, this.keyLen, this.shard, this.valueStart, this.valueEnd]
+  readonly out = [this.lineStart, this.lineEnd, this.keyStart, this.keyLen, this.segment, this.valueStart, this.valueEnd]
 
   /** Records taken by the last scan. */
   count = 0

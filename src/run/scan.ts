@@ -140,7 +140,7 @@ function delimitedBlocks(dict: Dict, path: string, opts: ScanOptions, tsv: boole
     for (let i = 0; i < n; i++) {
       if (found[i] === 1) {
         matched++
-        v.bytes = dict.mappingOf!(s.shard[i])
+        v.bytes = dict.mappingOf!(s.segment[i])
         v.start = s.valueStart[i]
         v.end = s.valueEnd[i]
       }
