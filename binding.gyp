@@ -3,7 +3,7 @@
     {
       "target_name": "pagedict",
       "sources": ["native/lookup.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"]
+      "cflags": ["-std=c11", "-Wall", "-Wextra"]
     }
   ]
 }
