@@ -209,7 +209,7 @@ export class PageFileDict implements Dict {
     return true
   }
 
-  /** The mapping a LineScan's value offsets for record i are in. */
+  /** Shard `shard`'s whole mapping, which a LineScan's value offsets (its segment field) refer to. */
   mappingOf(shard: number): Buffer {
     return this.segments[shard].buf
   }
