@@ -15,8 +15,9 @@ const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.ur
 
 describe('package', () => {
   it('has exactly the chosen runtime dependencies', () => {
-    // mmap-io: the mapping; lmdb: the second backend; commander: the CLI; tinyglobby: run's globs.
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@riaskov/mmap-io', 'commander', 'lmdb', 'tinyglobby'])
+    // mmap-io: the mapping; lmdb: the second backend; commander: the CLI; tinyglobby: run's globs;
+    // bullmq and ioredis: the cluster (loaded only when --queue is used).
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@riaskov/mmap-io', 'bullmq', 'commander', 'ioredis', 'lmdb', 'tinyglobby'])
   })
 
   it('exports the documented API, with types', async () => {
