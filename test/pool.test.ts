@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { build } from '../src/build/index.js'
 // The pool forks dist/pool/child.js, so the pool and its error class come from dist/ too.
 import { PagedictError } from '../dist/errors.js'
-import { Pool, type PoolResult } from '../dist/pool/pool.js'
+import { Pool } from '../dist/api/pool.js'
+import type { PoolResult } from '../dist/pool/types.js'
 import { tmpDir } from './helpers/tmp.js'
 
 const dir = tmpDir('pool')

@@ -1,13 +1,13 @@
 /**
  * `pagedict run <table> <file-or-glob...>`: the arguments, checked and turned into RunArgs.
- * The work itself is src/run/command.ts.
+ * The work itself is src/cli/run/command.ts.
  *
  * Exit codes: 0 done; 1 some file failed; 2 bad usage or bad input (one line on stderr, no
  * stack trace); 130 interrupted by Ctrl-C (what was done is still reported).
  */
 import type { Command } from 'commander'
 import { MAX_RETRIES, MAX_WORKERS } from '../pool/options.js'
-import type { RunArgs } from '../run/command.js'
+import type { RunArgs } from './run/command.js'
 import { DATA_FORMATS, EMITS, type DataFormat, type Emit, checkDelimiter, checkKey } from '../run/spec.js'
 import { guarded, integerOption, usageError as usage } from './errors.js'
 
@@ -66,7 +66,7 @@ Examples:
       guarded('run', async () => {
         const args = parseRunArgs(table, files, raw)
         // Loaded here, not at start-up: every command pays for what main.ts imports.
-        const { runCommand } = await import('../run/command.js')
+        const { runCommand } = await import('./run/command.js')
         return runCommand(args)
       }),
     )

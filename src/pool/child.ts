@@ -8,8 +8,7 @@ import { parentPort } from 'node:worker_threads'
 import { PagedictError } from '../errors.js'
 import { open } from '../read/open.js'
 import type { Dict } from '../read/dict.js'
-import type { Job, JobContext } from './job.js'
-import type { LineHandler, ScanOptions } from '../run/scan.js'
+import type { ContextExtension, PoolJob, PoolJobContext } from './job.js'
 import { type FromWorker, type InitMessage, type JobMessage, type ToWorker, serializeError } from './messages.js'
 
 /** Progress messages are throttled to this interval: enough for a smooth display, no flood. */
@@ -19,7 +18,8 @@ const port = parentPort
 const send: (msg: FromWorker) => void = port ? (msg) => port.postMessage(msg) : (msg) => process.send?.(msg)
 
 let dict: Dict | undefined
-let job: Job | undefined
+let job: PoolJob | undefined
+let extend: ContextExtension | undefined
 let settings: InitMessage | undefined
 let running: { id: number; controller: AbortController } | undefined
 
@@ -31,7 +31,12 @@ async function start(msg: InitMessage): Promise<void> {
     if (typeof mod.default !== 'function') {
       throw new PagedictError('E_OPTION', `job: ${msg.jobUrl} has no default export function (dict, file, ctx) => result`, { option: 'job' })
     }
-    job = mod.default as Job
+    job = mod.default as PoolJob
+    if (msg.contextUrl !== undefined) {
+      const ext = (await import(msg.contextUrl)) as { default?: unknown }
+      if (typeof ext.default !== 'function') throw new PagedictError('E_OPTION', `contextUrl: ${msg.contextUrl} has no default export function`, { option: 'contextUrl' })
+      extend = ext.default as ContextExtension
+    }
     send({ type: 'ready' })
   } catch (err) {
     send({ type: 'init-failed', error: serializeError(err) })
@@ -43,11 +48,12 @@ async function runJob(msg: JobMessage): Promise<void> {
   const controller = new AbortController()
   running = { id: msg.id, controller }
   let lastProgress = 0
-  const ctx: JobContext = {
+  const base: PoolJobContext = {
     signal: controller.signal,
     workerId: settings!.workerId,
     index: msg.index,
     name: msg.name,
+    path: msg.path,
     options: settings!.jobOptions ?? null,
     progress(bytes: number) {
       const now = Date.now()
@@ -55,13 +61,9 @@ async function runJob(msg: JobMessage): Promise<void> {
       lastProgress = now
       send({ type: 'progress', id: msg.id, bytes })
     },
-    async scan(opts: ScanOptions, onLine?: LineHandler) {
-      // Loaded on first use so a custom job that never scans does not pay for the scanner.
-      const { scanFile } = await import('../run/scan.js')
-      return scanFile(dict!, opts.file ?? msg.path, opts, onLine, controller.signal, (bytes) => ctx.progress(bytes))
-    },
   }
   try {
+    const ctx = extend ? Object.assign(base, extend(dict!, base)) : base
     const result = await job!(dict!, msg.path, ctx)
     // The JSON round trip gives threads and processes the same results (processes send JSON
     // anyway) and turns an unserialisable result into this file's error, not a dead worker.

@@ -22,10 +22,12 @@ export interface InitMessage {
   type: 'init'
   workerId: number
   table: string
-  /** A file: URL of the job module (a built-in job is a module too: src/run/job.ts). */
+  /** A file: URL of the job module. */
   jobUrl: string
   /** JSON options handed to the job as `ctx.options`. */
   jobOptions: unknown
+  /** A file: URL of a module that adds members to each job's ctx (ContextExtension), if any. */
+  contextUrl: string | undefined
 }
 
 /** Run the job on one data file. A worker runs one job at a time. */

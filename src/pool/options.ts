@@ -1,34 +1,25 @@
 /**
- * The pool's options as the library takes them, checked once at the boundary (the Pool
- * constructor) so a bad value fails there, naming the option, not later inside a worker.
+ * The local pool's options, checked once at the boundary (the LocalPool constructor) so a
+ * bad value fails there, naming the option, not later inside a worker.
  */
 import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PagedictError } from '../errors.js'
-import { type RunSpec, checkRunSpec } from '../run/spec.js'
+import type { PoolProgress } from './types.js'
 
-/** How far a run has come, for a progress display. Bytes are raw (compressed for gzip) bytes. */
-export interface PoolProgress {
-  filesDone: number
-  filesTotal: number
-  bytesDone: number
-  /** Sum of the files' sizes; standard input counts once it has been spooled. */
-  bytesTotal: number
-  elapsedMs: number
-}
-
-export interface PoolOptions {
+export interface LocalPoolOptions {
   /** The table every worker opens once, at start. */
   table: string
   /**
    * A job module (a path, relative to the working directory, or a file: URL) whose default
-   * export is `async (dict, file, ctx) => result`; or a built-in job such as
-   * `{ emit: 'count', key: 4 }` (see RunSpec).
+   * export is `async (dict, file, ctx) => result`.
    */
-  job: string | URL | RunSpec
-  /** A JSON value handed to a custom job module as `ctx.options`. */
+  job: string | URL
+  /** A JSON value handed to the job as `ctx.options`. */
   jobOptions?: unknown
+  /** A module whose default export adds members to each job's ctx (see ContextExtension). */
+  contextUrl?: string | URL
   /** Worker count, default: the CPUs available (os.availableParallelism()). */
   workers?: number
   /** Worker threads instead of child processes. */
@@ -43,8 +34,7 @@ export interface ResolvedPoolOptions {
   table: string
   jobUrl: string
   jobOptions: unknown
-  /** The built-in job's spec, when `job` was one: the pool names outputs from it. */
-  spec: RunSpec | undefined
+  contextUrl: string | undefined
   workers: number
   threads: boolean
   retries: number
@@ -55,10 +45,7 @@ export interface ResolvedPoolOptions {
 export const MAX_WORKERS = 1024
 export const MAX_RETRIES = 100
 
-/** The built-in jobs are a job module like any other. */
-const BUILTIN_JOB_URL = new URL('../run/job.js', import.meta.url).href
-
-function optionError(option: string, message: string): PagedictError {
+export function optionError(option: string, message: string): PagedictError {
   return new PagedictError('E_OPTION', `${option}: ${message}`, { option })
 }
 
@@ -71,45 +58,50 @@ function integerIn(options: Record<string, unknown>, name: string, fallback: num
   return value
 }
 
+/** A module named by a path (relative to the working directory) or a file: URL, as a URL string. */
+export function moduleUrl(value: unknown, option: string): string {
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw optionError(option, `must be a file: URL, got ${value.protocol}`)
+    return value.href
+  }
+  if (typeof value === 'string' && value !== '') {
+    return value.startsWith('file:') ? new URL(value).href : pathToFileURL(isAbsolute(value) ? value : resolve(value)).href
+  }
+  throw optionError(option, 'must be a module: a path or a file: URL')
+}
+
+/** A value that crosses to workers as JSON; throws naming `option` when it cannot. */
+export function checkJson(value: unknown, option: string): unknown {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw optionError(option, `must be a JSON value (${(err as Error).message})`)
+  }
+  if (text === undefined) throw optionError(option, 'must be a JSON value')
+  return value
+}
+
+/** The files of a run: non-empty paths, standard input ('-') at most once. */
+export function checkFileList(files: Iterable<unknown>): string[] {
+  const names = [...files]
+  names.forEach((name, i) => {
+    if (typeof name !== 'string' || name === '') throw new PagedictError('E_OPTION', `files[${i}]: must be a file path, got ${JSON.stringify(name)}`, { option: 'files' })
+  })
+  if (names.filter((n) => n === '-').length > 1) throw optionError('files', "'-' (standard input) is given more than once")
+  return names as string[]
+}
+
+const KNOWN = ['table', 'job', 'jobOptions', 'contextUrl', 'workers', 'threads', 'retries', 'onProgress']
+
 /** Check every option; throws PagedictError E_OPTION naming the first bad one. */
 export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (typeof input !== 'object' || input === null) throw optionError('options', 'must be an object { table, job, ... }')
   const options = input as Record<string, unknown>
-  const known = new Set(['table', 'job', 'jobOptions', 'workers', 'threads', 'retries', 'onProgress'])
-  for (const name of Object.keys(options)) if (!known.has(name)) throw optionError(name, `unknown option; known: ${[...known].join(', ')}`)
+  for (const name of Object.keys(options)) if (!KNOWN.includes(name)) throw optionError(name, `unknown option; known: ${KNOWN.join(', ')}`)
 
   const table = options.table
   if (typeof table !== 'string' || table === '') throw optionError('table', 'must be the path of a table file')
-
-  let jobUrl: string
-  let spec: RunSpec | undefined
-  const job = options.job
-  if (job instanceof URL) {
-    if (job.protocol !== 'file:') throw optionError('job', `must be a file: URL, got ${job.protocol}`)
-    jobUrl = job.href
-  } else if (typeof job === 'string' && job !== '') {
-    jobUrl = job.startsWith('file:') ? new URL(job).href : pathToFileURL(isAbsolute(job) ? job : resolve(job)).href
-  } else if (typeof job === 'object' && job !== null) {
-    spec = checkRunSpec(job, 'job')
-    jobUrl = BUILTIN_JOB_URL
-  } else {
-    throw optionError('job', 'must be a job module (path or file: URL) or a built-in job such as { emit: "count" }')
-  }
-
-  let jobOptions: unknown = options.jobOptions ?? null
-  if (spec !== undefined) {
-    if (options.jobOptions !== undefined) throw optionError('jobOptions', 'is for job modules; a built-in job takes its options in `job`')
-    jobOptions = spec
-  } else {
-    let text: string | undefined
-    try {
-      text = JSON.stringify(jobOptions)
-    } catch (err) {
-      throw optionError('jobOptions', `must be a JSON value (${(err as Error).message})`)
-    }
-    if (text === undefined) throw optionError('jobOptions', 'must be a JSON value')
-  }
-
   const threads = options.threads ?? false
   if (typeof threads !== 'boolean') throw optionError('threads', `must be a boolean, got ${typeof threads}`)
   const onProgress = options.onProgress
@@ -117,9 +109,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
 
   return {
     table: resolve(table),
-    jobUrl,
-    jobOptions,
-    spec,
+    jobUrl: moduleUrl(options.job, 'job'),
+    jobOptions: checkJson(options.jobOptions ?? null, 'jobOptions'),
+    contextUrl: options.contextUrl === undefined ? undefined : moduleUrl(options.contextUrl, 'contextUrl'),
     workers: integerIn(options, 'workers', availableParallelism(), 1, MAX_WORKERS),
     threads,
     retries: integerIn(options, 'retries', 1, 0, MAX_RETRIES),

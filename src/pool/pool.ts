@@ -1,5 +1,5 @@
 /**
- * The pool: workers that each open the table once, and a queue of data files handed out
+ * The local pool: workers that each open the table once, and a queue of data files handed out
  * largest first as workers free up. Results come back in the order of the input files,
  * whatever the order of completion.
  *
@@ -9,17 +9,12 @@
  * exactly one result: a retried file's first attempt is never reported.
  */
 import { PagedictError } from '../errors.js'
-import { checkOutputs } from '../run/outputs.js'
-import { checkSpecFiles } from '../run/spec.js'
 import { startWorker, type WorkerHandle } from './handle.js'
 import type { FromWorker, SerializedError } from './messages.js'
-import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js'
+import { type LocalPoolOptions, type ResolvedPoolOptions, checkFileList, resolvePoolOptions } from './options.js'
 import { type Task, RunState, cancelledError } from './run-state.js'
 import { StdinSpool } from './stdin.js'
-
-export type PoolResult<R = unknown> =
-  | { file: string; index: number; ok: true; result: R; attempts: number }
-  | { file: string; index: number; ok: false; error: PagedictError; attempts: number; cancelled: boolean }
+import type { JobPool, PoolResult } from './types.js'
 
 /** How long an aborted job may take to stop before its worker is killed. */
 const ABORT_GRACE_MS = 1500
@@ -35,7 +30,7 @@ interface Slot {
   exited: Promise<void>
 }
 
-export class Pool {
+export class LocalPool implements JobPool {
   readonly #opts: ResolvedPoolOptions
   readonly #slots = new Set<Slot>()
   #nextWorkerId = 1
@@ -46,7 +41,7 @@ export class Pool {
   #closed = false
   readonly #spool = new StdinSpool()
 
-  constructor(options: PoolOptions) {
+  constructor(options: LocalPoolOptions) {
     this.#opts = resolvePoolOptions(options)
   }
 
@@ -58,15 +53,7 @@ export class Pool {
   async *run<R = unknown>(files: Iterable<string>): AsyncGenerator<PoolResult<R>, void, undefined> {
     if (this.#closed) throw new PagedictError('E_OPTION', 'run: the pool is closed')
     if (this.#run) throw new PagedictError('E_OPTION', 'run: a run is already going on this pool; wait for it to finish')
-    const names = [...files]
-    names.forEach((name, i) => {
-      if (typeof name !== 'string' || name === '') throw new PagedictError('E_OPTION', `files[${i}]: must be a file path, got ${JSON.stringify(name)}`, { option: 'files' })
-    })
-    if (names.filter((n) => n === '-').length > 1) throw new PagedictError('E_OPTION', "files: '-' (standard input) is given more than once", { option: 'files' })
-    if (this.#opts.spec) {
-      checkSpecFiles(this.#opts.spec, names)
-      checkOutputs(this.#opts.spec, names)
-    }
+    const names = checkFileList(files)
 
     const run = new RunState(names, this.#opts.onProgress)
     this.#run = run
@@ -192,8 +179,8 @@ export class Pool {
       },
     })
     this.#slots.add(slot)
-    const { table, jobUrl, jobOptions } = this.#opts
-    slot.handle.send({ type: 'init', workerId: slot.id, table, jobUrl, jobOptions })
+    const { table, jobUrl, jobOptions, contextUrl } = this.#opts
+    slot.handle.send({ type: 'init', workerId: slot.id, table, jobUrl, jobOptions, contextUrl })
   }
 
   #onMessage(slot: Slot, msg: FromWorker): void {

@@ -5,8 +5,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { PagedictError, ioError } from '../errors.js'
-import type { PoolProgress } from './options.js'
-import type { PoolResult } from './pool.js'
+import type { PoolProgress, PoolResult } from './types.js'
 import type { StdinSpool } from './stdin.js'
 
 /** One data file on its way through the pool. */

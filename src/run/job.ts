@@ -5,7 +5,7 @@
  * afterwards, so no line crosses a process boundary as a message.
  */
 import { performance } from 'node:perf_hooks'
-import type { Job } from '../pool/job.js'
+import type { Job } from './context.js'
 import { lineEmitter } from './emit.js'
 import { OutputFile } from './output.js'
 import { outputPath } from './outputs.js'

@@ -3,8 +3,8 @@
  * as it completes in input order, then a total) or, for people, a per-file and a total
  * table at the end. Files cancelled by Ctrl-C are left out of both and counted in the total.
  */
-import type { PoolResult } from '../pool/pool.js'
-import type { RunResult } from './job.js'
+import type { PoolResult } from '../../pool/types.js'
+import type { RunResult } from '../../run/job.js'
 
 const COUNT_FIELDS = ['lines', 'matched', 'missed', 'bytes', 'ms'] as const
 

@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream, openSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import { ioError } from '../errors.js'
+import { ioError } from '../../errors.js'
 
 export class CombinedOutput {
   #headerWritten = false

@@ -2,7 +2,7 @@
  * The progress line of `pagedict run` on a terminal's stderr: files done, bytes, MB/s and
  * the time left. Only the CLI uses it; the library reports progress through `onProgress`.
  */
-import type { PoolProgress } from '../pool/options.js'
+import type { PoolProgress } from '../../pool/types.js'
 
 /** Redraws at most this often: a terminal needs no more, and each redraw is a write. */
 const REDRAW_MS = 100
